@@ -1,0 +1,115 @@
+#pragma once
+// The typed, validated configuration of redis-chaosd. A Config is produced only by load_config()
+// (config/loader.h), which rejects anything it does not understand with a ConfigError naming
+// file:line:col and the key path.
+
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <toml++/toml.h>
+
+#include "config/duration.h"
+
+namespace chaosd {
+
+/// Where a value came from in a config file; line/column are 1-based, 0 when unknown.
+struct SourceLocation {
+  std::string file;
+  int line = 0;
+  int column = 0;
+  std::string to_string() const;  // "file:line:col"
+};
+
+/// A start-up error in the configuration. what() is the whole user-facing message:
+/// "config/lab.toml:12:7: probes[2].interval: "5x" is not a duration (use e.g. "500ms", "5s")".
+class ConfigError : public std::runtime_error {
+ public:
+  ConfigError(SourceLocation where, std::string key_path, std::string message);
+  const SourceLocation& where() const { return where_; }
+  const std::string& key_path() const { return key_path_; }
+  const std::string& message() const { return message_; }
+
+ private:
+  SourceLocation where_;
+  std::string key_path_;
+  std::string message_;
+};
+
+enum class LogFormat { text, json };
+enum class TargetKind { standalone };
+
+struct DaemonConfig {
+  std::string listen = "127.0.0.1:9490";  // host:port of the HTTP server
+  std::string log_level = "info";         // trace, debug, info, warn, error, critical, off
+  LogFormat log_format = LogFormat::text;
+  std::string state_dir = "/var/tmp/redis-chaosd";
+  std::string key_prefix = "chaosd";  // every probe key lives under "<key_prefix>:<probe>:"
+  Duration shutdown_timeout = std::chrono::seconds(5);
+};
+
+struct TargetConfig {
+  std::string name;
+  TargetKind kind = TargetKind::standalone;
+  std::string host;  // from address = "host:port"
+  uint16_t port = 6379;
+  std::string username;                 // empty: AUTH with password only (or no AUTH)
+  std::optional<std::string> password;  // resolved from password or password_env at load time
+  std::string password_env;             // name of the env var, kept for --print-config
+  int db = 0;
+  bool chaos_allowed = false;
+  Duration connect_timeout = std::chrono::seconds(1);
+  Duration command_timeout = std::chrono::seconds(1);
+  SourceLocation where;
+};
+
+struct ProbeConfig {
+  std::string name;  // defaults to type; must be unique
+  std::string type;  // a key of the probe registry
+  std::string target;
+  Duration interval = std::chrono::seconds(10);
+  Duration timeout = std::chrono::seconds(5);
+  bool enabled = true;
+  toml::table params;  // validated by the probe's factory (probes/registry.cpp)
+  SourceLocation where;
+};
+
+enum class Comparison { less, less_equal, greater, greater_equal, equal, not_equal };
+
+/// "< 0.05" etc.: one measurement value is a good event when `value <op> threshold` holds.
+struct Threshold {
+  Comparison op = Comparison::less;
+  double value = 0;
+  bool holds(double measured) const;
+  std::string to_string() const;  // "< 0.05"
+};
+/// Parses "< 0.05", ">=0.995", "== 0"; nullopt when malformed.
+std::optional<Threshold> parse_threshold(std::string_view text);
+
+struct SlaConfig {
+  std::string name;         // unique; defaults to "<probe>_<measurement>"
+  std::string probe;        // a probe name
+  std::string measurement;  // a measurement name that probe produces
+  Threshold threshold;
+  double objective = 0.99;  // fraction of good events required, in (0, 1)
+  std::vector<Duration> windows = {std::chrono::minutes(5), std::chrono::hours(1),
+                                   std::chrono::hours(24), std::chrono::hours(24 * 30)};
+  bool enabled = true;  // false switches a probe's default SLA off
+  std::string description;
+  SourceLocation where;
+};
+
+struct Config {
+  std::string source_file;  // path it was loaded from ("<embedded>" for built-ins)
+  DaemonConfig daemon;
+  std::vector<TargetConfig> targets;
+  std::vector<ProbeConfig> probes;
+  std::vector<SlaConfig> slas;  // only the [[sla]] tables; probe defaults are added by the daemon
+
+  const TargetConfig* find_target(std::string_view name) const;
+  const ProbeConfig* find_probe(std::string_view name) const;
+};
+
+}  // namespace chaosd

@@ -1,0 +1,1 @@
+#include "daemon/util/clock.h"

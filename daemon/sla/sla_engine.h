@@ -1,0 +1,96 @@
+#pragma once
+// Turns each measurement into a good/bad event against its SLA, keeps compliance per window, error
+// budget and burn rate, and records breach/recovery transitions. Lives on the loop thread; the HTTP
+// side only ever sees the immutable SlaSnapshot values it returns.
+
+#include <deque>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "config/config.h"
+#include "daemon/sla/window_counter.h"
+#include "daemon/util/clock.h"
+
+namespace chaosd {
+
+/// An SLA the engine judges: a config [[sla]] or a probe type's default bound to a probe instance.
+struct SlaRule {
+  std::string name;
+  std::string probe;        // probe instance name
+  std::string target;       // the probe's target, for labels
+  std::string measurement;  // measurement name
+  Threshold threshold;
+  double objective = 0.99;
+  std::vector<Duration> windows;  // non-empty, ascending
+  std::string description;
+};
+
+struct SlaWindowStatus {
+  Duration window{};
+  std::string label;  // "5m", "1h", "1d", "30d"
+  EventCounts counts;
+  double compliance_ratio = 1;  // good / total; 1 with no events
+  double burn_rate = 0;         // (bad / total) / (1 - objective); 0 with no events
+};
+
+enum class SlaTransition { breach, recovery };
+
+struct SlaHistoryEvent {
+  WallTime at;
+  SlaTransition transition;
+  double value;  // the measurement that caused it
+  double compliance_ratio;
+};
+
+struct SlaStatus {
+  SlaRule rule;
+  bool met = true;  // compliance over the shortest window >= objective (true with no events)
+  uint64_t good_total = 0;
+  uint64_t bad_total = 0;
+  bool has_value = false;
+  double last_value = 0;
+  bool last_good = true;
+  WallTime last_event_at{};
+  std::vector<SlaWindowStatus> windows;
+  double error_budget_remaining_ratio = 1;  // over the longest window; may go negative
+  std::vector<SlaHistoryEvent> history;     // newest last, bounded
+};
+
+/// One judgment, returned by record() so the caller can log/act on it.
+struct SlaVerdict {
+  const SlaRule* rule;
+  bool good;
+  std::optional<SlaTransition> transition;  // set when met changed with this event
+};
+
+/// Not thread-safe: call from the loop thread only.
+class SlaEngine {
+ public:
+  static constexpr size_t kHistoryLimit = 100;
+  explicit SlaEngine(const Clock& clock);
+
+  /// Replaces the rule set. Counters and history of rules whose name, probe and measurement are
+  /// unchanged are kept (so SIGHUP does not reset compliance); others start fresh.
+  void set_rules(std::vector<SlaRule> rules);
+  const std::vector<SlaRule>& rules() const;
+
+  /// Judges one measurement of `probe` against every rule on it.
+  std::vector<SlaVerdict> record(const std::string& probe, const std::string& measurement,
+                                 double value);
+
+  /// Computes the current state of every SLA (windows evaluated at clock.steady_now()).
+  std::vector<SlaStatus> snapshot() const;
+
+ private:
+  struct State;
+  const Clock& clock_;
+  std::vector<std::unique_ptr<State>> states_;
+  std::vector<SlaRule> rules_;
+};
+
+/// "5m", "1h", "1d", "30d", "90s": the label used in metrics and JSON.
+std::string window_label(Duration window);
+
+}  // namespace chaosd

@@ -1,0 +1,34 @@
+#pragma once
+// What one probe run produces: measurements in base units plus the errors it met. Values, not
+// exceptions: a failed run is a ProbeResult with errors, never a throw.
+
+#include <string>
+#include <vector>
+
+namespace chaosd {
+
+/// One measured value. `name` ends with its base unit: "_seconds", "_ratio", "_total",
+/// "_bytes", "_per_second" so that metrics and SLAs need no unit table.
+struct Measurement {
+  std::string name;
+  double value = 0;
+};
+
+struct ProbeResult {
+  std::vector<Measurement> measurements;
+  std::vector<std::string> errors;  // human-readable reasons; non-empty means the run failed
+  std::vector<std::string> notes;   // e.g. "keyspace notifications off: reclaim not measured"
+
+  bool ok() const { return errors.empty(); }
+  void add(std::string name, double value) { measurements.push_back({std::move(name), value}); }
+};
+
+/// True when a measurement name denotes a duration (exported as a histogram too).
+inline bool is_timing(const std::string& measurement_name) {
+  constexpr std::string_view kSuffix = "_seconds";
+  return measurement_name.size() >= kSuffix.size() &&
+         measurement_name.compare(measurement_name.size() - kSuffix.size(), kSuffix.size(),
+                                  kSuffix) == 0;
+}
+
+}  // namespace chaosd

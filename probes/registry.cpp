@@ -1,0 +1,1 @@
+#include "probes/probe_result.h"
