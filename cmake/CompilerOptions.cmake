@@ -7,7 +7,9 @@ if(CHAOSD_SANITIZE)
 endif()
 
 function(chaosd_set_options target)
-  target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic -Wno-missing-field-initializers)
+  target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic -Wno-missing-field-initializers
+    # GCC 12 false positive on Asio coroutine frames (awaitable_frame_base::operator delete).
+    -Wno-mismatched-new-delete)
   if(CHAOSD_WERROR)
     target_compile_options(${target} PRIVATE -Werror)
   endif()

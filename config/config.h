@@ -72,7 +72,9 @@ struct ProbeConfig {
   Duration interval = std::chrono::seconds(10);
   Duration timeout = std::chrono::seconds(5);
   bool enabled = true;
-  toml::table params;  // validated by the probe's factory (probes/registry.cpp)
+  // Validated by the probe's factory (probes/registry.cpp). Its nodes keep their file positions
+  // for ParamReader errors across moves only: toml++ drops positions when a table is copied.
+  toml::table params;
   SourceLocation where;
 };
 

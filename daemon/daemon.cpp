@@ -1,1 +1,238 @@
-#include "daemon/util/clock.h"
+#include "daemon/daemon.h"
+
+#include <future>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <spdlog/spdlog.h>
+
+#include "build_info.h"
+#include "config/loader.h"
+#include "daemon/sla_rules.h"
+#include "daemon/status_json.h"
+#include "daemon/util/logging.h"
+#include "daemon/util/time_format.h"
+#include "probes/registry.h"
+
+namespace chaosd {
+namespace asio = boost::asio;
+using std::chrono::steady_clock;
+
+Daemon::Daemon(Config config, DaemonOptions options)
+    : config_(std::move(config)),
+      options_(std::move(options)),
+      signals_(io_, SIGINT, SIGTERM, SIGHUP),
+      heartbeat_(io_),
+      sla_(clock_),
+      http_(*this) {}
+
+Daemon::~Daemon() { http_.stop(); }
+
+int Daemon::run() {
+  started_at_ = clock_.wall_now();
+  std::string listen = options_.listen.value_or(config_.daemon.listen);
+  Status listening = http_.start(listen);
+  if (!listening) {
+    spdlog::error("{}", listening.error().message);
+    return 1;
+  }
+  spdlog::info("redis-chaosd {} serving http on {} (port {}): /, /metrics, /status", kVersion,
+               listen, http_.port());
+  start_components();
+  watch_signals();
+  beat();
+  io_.run();
+  http_.stop();
+  spdlog::info("redis-chaosd stopped");
+  return exit_code_;
+}
+
+void Daemon::request_stop() {
+  asio::post(io_, [this] {
+    if (!stopping_) asio::co_spawn(io_, shutdown(), asio::detached);
+  });
+}
+
+ConnectionOptions Daemon::connection_options(const TargetConfig& target) const {
+  ConnectionOptions o;
+  o.host = target.host;
+  o.port = target.port;
+  o.username = target.username;
+  o.password = target.password;
+  o.db = target.db;
+  o.connect_timeout = target.connect_timeout;
+  o.command_timeout = target.command_timeout;
+  return o;
+}
+
+void Daemon::start_components() {
+  for (const auto& target : config_.targets) {
+    metrics_.add_target(target.name);
+    auto options = connection_options(target);
+    options.client_name = "redis-chaosd:health";
+    monitors_.push_back(std::make_unique<TargetMonitor>(
+        io_.get_executor(), target, options, std::chrono::seconds(1),
+        [this](const std::string& name, const TargetHealth& health) {
+          on_target_check(name, health);
+        }));
+    monitors_.back()->start();
+  }
+  auto rules = build_sla_rules(config_);
+  sla_.set_rules(rules);
+  metrics_.retain_slas(rules);
+  int index = 0;
+  for (size_t i = 0; i < config_.probes.size(); ++i) {
+    const auto& probe = config_.probes[i];
+    if (!probe.enabled) continue;
+    const ProbeType* type = find_probe_type(probe.type);
+    const TargetConfig* target = config_.find_target(probe.target);
+    if (type == nullptr || target == nullptr) continue;  // the loader already refused these
+    auto instance = type->create(probe, "probes[" + std::to_string(i) + "].params");
+    metrics_.add_probe(probe.name, probe.type, probe.target);
+    runners_.push_back(std::make_unique<ProbeRunner>(
+        io_.get_executor(), probe, std::move(instance), connection_options(*target),
+        config_.daemon.key_prefix, clock_, [this](const ProbeRun& run) { on_probe_run(run); }));
+    // Stagger first runs so that probes do not all hit the target in the same millisecond.
+    runners_.back()->start(std::chrono::milliseconds(200) * index++);
+  }
+  publish_snapshot();
+}
+
+asio::awaitable<void> Daemon::stop_components() {
+  auto deadline = steady_clock::now() + config_.daemon.shutdown_timeout;
+  for (auto& runner : runners_) {
+    auto left = std::max<Duration>(deadline - steady_clock::now(), std::chrono::milliseconds(200));
+    Status cleaned = co_await runner->stop(left);
+    if (cleaned) {
+      spdlog::info("probe {} stopped, keys deleted", runner->config().name);
+    } else {
+      spdlog::warn("probe {}: {}", runner->config().name, cleaned.error().message);
+    }
+  }
+  for (auto& monitor : monitors_) co_await monitor->stop();
+  runners_.clear();
+  monitors_.clear();
+}
+
+asio::awaitable<void> Daemon::shutdown() {
+  stopping_ = true;
+  spdlog::info("stopping: cancelling probes and deleting their keys");
+  boost::system::error_code ignored;
+  signals_.cancel(ignored);
+  heartbeat_.cancel();
+  co_await stop_components();
+  io_.stop();
+}
+
+asio::awaitable<void> Daemon::reload() {
+  if (options_.config_path.empty() || reloading_ || stopping_) co_return;
+  reloading_ = true;
+  ProbeRegistryCatalog catalog;
+  try {
+    Config fresh = load_config_file(options_.config_path, &catalog);
+    if (fresh.daemon.listen != config_.daemon.listen && !options_.listen) {
+      spdlog::warn("reload: daemon.listen changed to {}; it takes effect after a restart",
+                   fresh.daemon.listen);
+    }
+    co_await stop_components();
+    config_ = std::move(fresh);
+    setup_logging(options_.log_level.value_or(config_.daemon.log_level), config_.daemon.log_format);
+    if (!stopping_) start_components();
+    spdlog::info("reload: {} applied ({} targets, {} probes)", options_.config_path,
+                 config_.targets.size(), config_.probes.size());
+  } catch (const ConfigError& e) {
+    spdlog::error("reload rejected, keeping the running config: {}", e.what());
+  }
+  reloading_ = false;
+}
+
+void Daemon::watch_signals() {
+  signals_.async_wait([this](boost::system::error_code ec, int signal_number) {
+    if (ec) return;
+    if (signal_number == SIGHUP) {
+      spdlog::info("SIGHUP: reloading {}", options_.config_path);
+      asio::co_spawn(io_, reload(), asio::detached);
+      watch_signals();
+      return;
+    }
+    spdlog::info("signal {} received", signal_number);
+    if (!stopping_) asio::co_spawn(io_, shutdown(), asio::detached);
+  });
+}
+
+void Daemon::beat() {
+  if (stopping_) return;
+  snapshots_.beat(clock_.wall_now());
+  heartbeat_.expires_after(std::chrono::seconds(1));
+  heartbeat_.async_wait([this](boost::system::error_code ec) {
+    if (!ec) beat();
+  });
+}
+
+void Daemon::on_probe_run(const ProbeRun& run) {
+  metrics_.record_probe_run(run.probe, run.type, run.target, run.ok, run.duration_seconds,
+                            unix_seconds(run.finished_at));
+  for (const auto& m : run.result.measurements) {
+    metrics_.record_measurement(run.probe, run.target, m.name, m.value);
+    for (const auto& verdict : sla_.record(run.probe, m.name, m.value)) {
+      metrics_.record_sla_event(verdict.rule->name, verdict.good);
+      if (verdict.transition == SlaTransition::breach) {
+        spdlog::warn("SLA {} breached: {} = {} (want {})", verdict.rule->name, m.name, m.value,
+                     verdict.rule->threshold.to_string());
+      } else if (verdict.transition == SlaTransition::recovery) {
+        spdlog::info("SLA {} recovered: {} = {}", verdict.rule->name, m.name, m.value);
+      }
+    }
+  }
+  for (const auto& status : sla_.snapshot()) metrics_.update_sla(status);
+  if (run.ok) {
+    spdlog::debug("probe {} ok in {:.3f}s", run.probe, run.duration_seconds);
+  } else {
+    spdlog::warn("probe {} failed: {}", run.probe,
+                 run.result.errors.empty() ? "unknown" : run.result.errors.front());
+  }
+  publish_snapshot();
+}
+
+void Daemon::on_target_check(const std::string& target, const TargetHealth& health) {
+  metrics_.set_target_up(target, health.up);
+  publish_snapshot();
+}
+
+void Daemon::publish_snapshot() {
+  auto snapshot = std::make_shared<StatusSnapshot>();
+  snapshot->version = kVersion;
+  snapshot->started_at = started_at_;
+  snapshot->built_at = clock_.wall_now();
+  snapshot->ready = !monitors_.empty();
+  for (const auto& monitor : monitors_) {
+    snapshot->targets.push_back(target_json(monitor->target(), monitor->health()));
+    snapshot->ready = snapshot->ready && monitor->health().checked;
+  }
+  for (const auto& runner : runners_) snapshot->probes.push_back(probe_json(*runner));
+  for (const auto& status : sla_.snapshot()) snapshot->slas.push_back(sla_json(status));
+  snapshots_.publish(std::move(snapshot));
+}
+
+Result<nlohmann::json> Daemon::run_probe(const std::string& name) {
+  auto promise = std::make_shared<std::promise<bool>>();
+  auto future = promise->get_future();
+  asio::post(io_, [this, name, promise] {
+    for (auto& runner : runners_) {
+      if (runner->config().name == name) {
+        runner->run_soon();
+        promise->set_value(true);
+        return;
+      }
+    }
+    promise->set_value(false);
+  });
+  if (future.wait_for(std::chrono::seconds(2)) != std::future_status::ready) {
+    return Error{ErrorCode::timeout, "the daemon did not take the request in time (stopping?)"};
+  }
+  if (!future.get()) return Error{ErrorCode::internal, "no probe named \"" + name + "\""};
+  return nlohmann::json{{"probe", name}, {"status", "scheduled"}};
+}
+
+}  // namespace chaosd

@@ -1,1 +1,43 @@
-#include "probes/probe_result.h"
+#include "probes/registry.h"
+
+#include "probes/latency.h"
+#include "probes/ttl.h"
+
+namespace chaosd {
+
+const std::vector<ProbeType>& probe_types() {
+  static const std::vector<ProbeType> kTypes = {
+      latency_probe_type(),
+      ttl_probe_type(),
+  };
+  return kTypes;
+}
+
+const ProbeType* find_probe_type(std::string_view type) {
+  for (const auto& t : probe_types()) {
+    if (t.type == type) return &t;
+  }
+  return nullptr;
+}
+
+bool ProbeRegistryCatalog::has_type(std::string_view type) const {
+  return find_probe_type(type) != nullptr;
+}
+
+std::vector<std::string> ProbeRegistryCatalog::types() const {
+  std::vector<std::string> out;
+  for (const auto& t : probe_types()) out.push_back(t.type);
+  return out;
+}
+
+void ProbeRegistryCatalog::validate_params(const ProbeConfig& probe,
+                                           std::string_view key_path) const {
+  if (const auto* type = find_probe_type(probe.type)) type->create(probe, std::string(key_path));
+}
+
+std::vector<std::string> ProbeRegistryCatalog::measurements(std::string_view type) const {
+  const auto* t = find_probe_type(type);
+  return t ? t->measurements : std::vector<std::string>{};
+}
+
+}  // namespace chaosd

@@ -6,6 +6,7 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -70,13 +71,16 @@ class SlaEngine {
  public:
   static constexpr size_t kHistoryLimit = 100;
   explicit SlaEngine(const Clock& clock);
+  ~SlaEngine();  // out of line: State is incomplete here
 
-  /// Replaces the rule set. Counters and history of rules whose name, probe and measurement are
-  /// unchanged are kept (so SIGHUP does not reset compliance); others start fresh.
+  /// Replaces the rule set. Counters, totals, history and `met` of rules whose name, probe,
+  /// measurement and windows are unchanged are kept (so SIGHUP does not reset compliance); others
+  /// start fresh. Invalidates the rule pointers of earlier verdicts.
   void set_rules(std::vector<SlaRule> rules);
   const std::vector<SlaRule>& rules() const;
 
-  /// Judges one measurement of `probe` against every rule on it.
+  /// Judges one measurement of `probe` against every rule on it. Each verdict's rule points into
+  /// rules() and stays valid until the next set_rules().
   std::vector<SlaVerdict> record(const std::string& probe, const std::string& measurement,
                                  double value);
 
@@ -85,6 +89,12 @@ class SlaEngine {
 
  private:
   struct State;
+  static std::unique_ptr<State> make_state(const SlaRule& rule, SteadyTime origin);
+  std::unique_ptr<State> take_state(const SlaRule& rule);
+  static std::optional<SlaTransition> update_met(const SlaRule& rule, State& state, SteadyTime now,
+                                                 WallTime wall_now, double value);
+  static SlaStatus status_of(const SlaRule& rule, const State& state, SteadyTime now);
+
   const Clock& clock_;
   std::vector<std::unique_ptr<State>> states_;
   std::vector<SlaRule> rules_;

@@ -1,0 +1,111 @@
+#include "config/config.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <utility>
+
+#include "config/toml_reader.h"
+
+namespace chaosd {
+namespace {
+
+std::string error_text(const SourceLocation& where, const std::string& key_path,
+                       const std::string& message) {
+  std::string text = where.to_string() + ": ";
+  if (!key_path.empty()) text += key_path + ": ";
+  return text + message;
+}
+
+struct Operator {
+  std::string_view text;
+  Comparison op;
+};
+
+// Two-character operators first so that "<=" is not read as "<" followed by "=0.5".
+constexpr Operator kOperators[] = {
+    {"<=", Comparison::less_equal}, {">=", Comparison::greater_equal}, {"==", Comparison::equal},
+    {"!=", Comparison::not_equal},  {"<", Comparison::less},           {">", Comparison::greater},
+};
+
+std::string_view trim(std::string_view text) {
+  auto is_space = [](char c) { return c == ' ' || c == '\t'; };
+  while (!text.empty() && is_space(text.front())) text.remove_prefix(1);
+  while (!text.empty() && is_space(text.back())) text.remove_suffix(1);
+  return text;
+}
+
+}  // namespace
+
+std::string SourceLocation::to_string() const {
+  std::string text = file.empty() ? "<config>" : file;
+  // Line 0 means "no position known" (e.g. an unreadable file): say nothing rather than ":0:0".
+  if (line > 0) text += ":" + std::to_string(line) + ":" + std::to_string(column);
+  return text;
+}
+
+ConfigError::ConfigError(SourceLocation where, std::string key_path, std::string message)
+    : std::runtime_error(error_text(where, key_path, message)),
+      where_(std::move(where)),
+      key_path_(std::move(key_path)),
+      message_(std::move(message)) {}
+
+bool Threshold::holds(double measured) const {
+  switch (op) {
+    case Comparison::less:
+      return measured < value;
+    case Comparison::less_equal:
+      return measured <= value;
+    case Comparison::greater:
+      return measured > value;
+    case Comparison::greater_equal:
+      return measured >= value;
+    case Comparison::equal:
+      return measured == value;
+    case Comparison::not_equal:
+      return measured != value;
+  }
+  return false;
+}
+
+std::string Threshold::to_string() const {
+  for (const Operator& candidate : kOperators) {
+    if (candidate.op == op) return std::string(candidate.text) + " " + format_number(value);
+  }
+  return "? " + format_number(value);
+}
+
+std::optional<Threshold> parse_threshold(std::string_view text) {
+  text = trim(text);
+  const Operator* found = nullptr;
+  for (const Operator& candidate : kOperators) {
+    if (text.starts_with(candidate.text)) {
+      found = &candidate;
+      break;
+    }
+  }
+  if (found == nullptr) return std::nullopt;
+  std::string_view number = trim(text.substr(found->text.size()));
+  if (number.empty()) return std::nullopt;
+  double value = 0;
+  auto [end, ec] = std::from_chars(number.data(), number.data() + number.size(), value);
+  // The whole rest must be the number; "inf"/"nan" would make every event good or bad forever.
+  if (ec != std::errc() || end != number.data() + number.size() || !std::isfinite(value)) {
+    return std::nullopt;
+  }
+  return Threshold{found->op, value};
+}
+
+const TargetConfig* Config::find_target(std::string_view name) const {
+  auto it = std::find_if(targets.begin(), targets.end(),
+                         [&](const TargetConfig& target) { return target.name == name; });
+  return it == targets.end() ? nullptr : &*it;
+}
+
+const ProbeConfig* Config::find_probe(std::string_view name) const {
+  auto it = std::find_if(probes.begin(), probes.end(),
+                         [&](const ProbeConfig& probe) { return probe.name == name; });
+  return it == probes.end() ? nullptr : &*it;
+}
+
+}  // namespace chaosd

@@ -1,0 +1,117 @@
+// --print-config: the effective configuration, every default spelled out, as TOML that
+// load_config_string() reads back to the same Config (except a redacted password).
+
+#include <sstream>
+
+#include "config/loader.h"
+#include "config/toml_reader.h"
+
+namespace chaosd {
+namespace {
+
+// toml++ does the escaping; format_flags::none keeps plain "basic" strings on one line.
+std::string toml_string(std::string_view text) {
+  std::ostringstream out;
+  out << toml::toml_formatter(toml::value<std::string>(std::string(text)),
+                              toml::format_flags::none);
+  return out.str();
+}
+
+std::string toml_bool(bool value) { return value ? "true" : "false"; }
+
+std::string toml_duration(Duration value) { return toml_string(format_duration(value)); }
+
+std::string toml_windows(const std::vector<Duration>& windows) {
+  std::string out = "[";
+  for (size_t i = 0; i < windows.size(); ++i) {
+    out += (i == 0 ? "" : ", ") + toml_duration(windows[i]);
+  }
+  return out + "]";
+}
+
+// An inline table keeps arbitrary nesting valid inside a [[probes]] element.
+std::string toml_params(const toml::table& params) {
+  toml::table copy = params;
+  copy.is_inline(true);
+  toml::table wrapper;
+  wrapper.insert("params", std::move(copy));
+  std::ostringstream out;
+  out << toml::toml_formatter(wrapper, toml::format_flags::none);
+  return out.str();
+}
+
+std::string address_of(const TargetConfig& target) {
+  bool ipv6 = target.host.find(':') != std::string::npos;
+  std::string host = ipv6 ? "[" + target.host + "]" : target.host;
+  return host + ":" + std::to_string(target.port);
+}
+
+void line(std::ostream& out, std::string_view key, const std::string& value) {
+  out << key << " = " << value << "\n";
+}
+
+void print_daemon(std::ostream& out, const DaemonConfig& daemon) {
+  out << "[daemon]\n";
+  line(out, "listen", toml_string(daemon.listen));
+  line(out, "log_level", toml_string(daemon.log_level));
+  line(out, "log_format", toml_string(daemon.log_format == LogFormat::json ? "json" : "text"));
+  line(out, "state_dir", toml_string(daemon.state_dir));
+  line(out, "key_prefix", toml_string(daemon.key_prefix));
+  line(out, "shutdown_timeout", toml_duration(daemon.shutdown_timeout));
+}
+
+void print_target(std::ostream& out, const TargetConfig& target) {
+  out << "\n[[targets]]\n";
+  line(out, "name", toml_string(target.name));
+  line(out, "kind", toml_string("standalone"));
+  line(out, "address", toml_string(address_of(target)));
+  if (!target.username.empty()) line(out, "username", toml_string(target.username));
+  if (!target.password_env.empty()) {
+    // Naming the variable round-trips without revealing anything.
+    line(out, "password_env", toml_string(target.password_env));
+  } else if (target.password) {
+    out << "password = \"<redacted>\"  # the real password is never printed\n";
+  }
+  line(out, "db", std::to_string(target.db));
+  line(out, "chaos_allowed", toml_bool(target.chaos_allowed));
+  line(out, "connect_timeout", toml_duration(target.connect_timeout));
+  line(out, "command_timeout", toml_duration(target.command_timeout));
+}
+
+void print_probe(std::ostream& out, const ProbeConfig& probe) {
+  out << "\n[[probes]]\n";
+  line(out, "name", toml_string(probe.name));
+  line(out, "type", toml_string(probe.type));
+  line(out, "target", toml_string(probe.target));
+  line(out, "interval", toml_duration(probe.interval));
+  line(out, "timeout", toml_duration(probe.timeout));
+  line(out, "enabled", toml_bool(probe.enabled));
+  if (!probe.params.empty()) out << toml_params(probe.params) << "\n";
+}
+
+void print_sla(std::ostream& out, const SlaConfig& sla) {
+  out << "\n[[sla]]\n";
+  line(out, "name", toml_string(sla.name));
+  line(out, "probe", toml_string(sla.probe));
+  line(out, "measurement", toml_string(sla.measurement));
+  line(out, "threshold", toml_string(sla.threshold.to_string()));
+  line(out, "objective", format_number(sla.objective));
+  line(out, "windows", toml_windows(sla.windows));
+  line(out, "enabled", toml_bool(sla.enabled));
+  if (!sla.description.empty()) line(out, "description", toml_string(sla.description));
+}
+
+}  // namespace
+
+std::string print_config(const Config& config) {
+  std::ostringstream out;
+  out << "# Effective configuration of redis-chaosd loaded from " << config.source_file
+      << ", defaults filled in.\n\n";
+  print_daemon(out, config.daemon);
+  for (const TargetConfig& target : config.targets) print_target(out, target);
+  for (const ProbeConfig& probe : config.probes) print_probe(out, probe);
+  for (const SlaConfig& sla : config.slas) print_sla(out, sla);
+  return out.str();
+}
+
+}  // namespace chaosd

@@ -1,0 +1,76 @@
+#include "daemon/cli.h"
+
+#include "daemon/util/logging.h"
+
+namespace chaosd {
+
+std::string usage_text() {
+  return R"(usage: redis-chaosd --config FILE [options]
+
+Probes a Redis deployment continuously, judges each measurement against its SLA and exports
+compliance, error budgets and burn rates as Prometheus metrics and an HTTP status API.
+
+options:
+  --config FILE       TOML configuration (see config/examples/)
+  --check-config      validate the configuration and exit (0 valid, 2 invalid)
+  --print-config      print the effective configuration (defaults filled, secrets redacted)
+  --listen HOST:PORT  HTTP address, overrides daemon.listen (port 0 picks a free port)
+  --log-level LEVEL   trace, debug, info, warn, error, critical or off
+  --version           print the version and exit
+  --help              print this help and exit
+
+signals: SIGHUP reloads the configuration; SIGTERM/SIGINT stop probes, delete their keys, exit.
+exit codes: 0 clean stop, 1 runtime failure, 2 usage or configuration error.
+)";
+}
+
+CliParse parse_cli(const std::vector<std::string>& args) {
+  CliParse out;
+  auto& o = out.options;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    // Both "--flag value" and "--flag=value".
+    std::string name = arg;
+    std::optional<std::string> inline_value;
+    if (auto eq = arg.find('='); arg.rfind("--", 0) == 0 && eq != std::string::npos) {
+      name = arg.substr(0, eq);
+      inline_value = arg.substr(eq + 1);
+    }
+    auto value = [&]() -> std::optional<std::string> {
+      if (inline_value) return inline_value;
+      if (i + 1 < args.size()) return args[++i];
+      out.error = name + " needs a value";
+      return std::nullopt;
+    };
+    if (name == "--config") {
+      if (auto v = value()) o.config_path = *v;
+    } else if (name == "--listen") {
+      if (auto v = value()) o.listen = *v;
+    } else if (name == "--log-level") {
+      if (auto v = value()) {
+        if (!is_log_level(*v)) {
+          out.error = "--log-level " + *v +
+                      ": unknown level (use trace, debug, info, warn, error, critical or off)";
+        }
+        o.log_level = *v;
+      }
+    } else if (name == "--check-config" && !inline_value) {
+      o.check_config = true;
+    } else if (name == "--print-config" && !inline_value) {
+      o.print_config = true;
+    } else if (name == "--version" && !inline_value) {
+      o.version = true;
+    } else if ((name == "--help" || name == "-h") && !inline_value) {
+      o.help = true;
+    } else {
+      out.error = "unknown option " + arg + " (see --help)";
+    }
+    if (!out.error.empty()) return out;
+  }
+  if (!o.help && !o.version && o.config_path.empty()) {
+    out.error = "missing --config FILE (see --help; config/examples/minimal.toml is a start)";
+  }
+  return out;
+}
+
+}  // namespace chaosd

@@ -1,0 +1,79 @@
+#pragma once
+// The daemon: one io_context thread running target monitors, probe runners, the SLA engine and
+// metrics; an HTTP server on its own threads reading published snapshots. SIGTERM/SIGINT stop it
+// (probes stopped, their keys deleted, exit 0); SIGHUP reloads the config file (a bad file is
+// logged and the running config kept).
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "config/config.h"
+#include "daemon/http/http_server.h"
+#include "daemon/metrics/metrics.h"
+#include "daemon/probe_runner.h"
+#include "daemon/sla/sla_engine.h"
+#include "daemon/status_snapshot.h"
+#include "daemon/target_monitor.h"
+
+namespace chaosd {
+
+struct DaemonOptions {
+  std::string config_path;                 // re-read on SIGHUP; empty: no reload
+  std::optional<std::string> listen;       // --listen overrides daemon.listen
+  std::optional<std::string> log_level;    // --log-level overrides daemon.log_level
+};
+
+class Daemon final : public DaemonControl {
+ public:
+  Daemon(Config config, DaemonOptions options);
+  ~Daemon() override;
+
+  /// Runs until SIGTERM/SIGINT (or request_stop()). Returns the process exit code.
+  int run();
+  /// Thread-safe.
+  void request_stop();
+
+  // DaemonControl (HTTP threads)
+  std::shared_ptr<const StatusSnapshot> snapshot() const override { return snapshots_.get(); }
+  int64_t heartbeat_ms() const override { return snapshots_.heartbeat_ms(); }
+  std::string metrics_text() const override { return metrics_.render(); }
+  Result<nlohmann::json> run_probe(const std::string& name) override;
+
+ private:
+  void start_components();
+  boost::asio::awaitable<void> stop_components();
+  boost::asio::awaitable<void> shutdown();
+  boost::asio::awaitable<void> reload();
+  void watch_signals();
+  void beat();
+  void on_probe_run(const ProbeRun& run);
+  void on_target_check(const std::string& target, const TargetHealth& health);
+  void publish_snapshot();
+  ConnectionOptions connection_options(const TargetConfig& target) const;
+
+  Config config_;
+  DaemonOptions options_;
+  SystemClock clock_;
+  boost::asio::io_context io_;
+  boost::asio::signal_set signals_;
+  boost::asio::steady_timer heartbeat_;
+  Metrics metrics_;
+  SlaEngine sla_;
+  SnapshotBox snapshots_;
+  HttpServer http_;
+  std::vector<std::unique_ptr<TargetMonitor>> monitors_;
+  std::vector<std::unique_ptr<ProbeRunner>> runners_;
+  WallTime started_at_{};
+  bool stopping_ = false;
+  bool reloading_ = false;
+  int exit_code_ = 0;
+};
+
+}  // namespace chaosd

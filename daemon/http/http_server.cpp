@@ -1,0 +1,153 @@
+#include "daemon/http/http_server.h"
+
+#include <httplib.h>
+
+#include <spdlog/spdlog.h>
+
+#include "daemon/http/status_page.h"
+
+namespace chaosd {
+namespace {
+
+using nlohmann::json;
+
+void send_json(httplib::Response& res, int status, const json& body) {
+  res.status = status;
+  res.set_content(body.dump(2) + "\n", "application/json");
+}
+
+void send_error(httplib::Response& res, int status, const std::string& message) {
+  send_json(res, status, json{{"error", message}});
+}
+
+}  // namespace
+
+bool split_listen_address(const std::string& listen, std::string& host, int& port) {
+  auto colon = listen.rfind(':');
+  if (colon == std::string::npos || colon + 1 >= listen.size()) return false;
+  host = listen.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  if (host.empty()) return false;
+  try {
+    size_t used = 0;
+    port = std::stoi(listen.substr(colon + 1), &used);
+    if (used != listen.size() - colon - 1 || port < 0 || port > 65535) return false;
+  } catch (const std::exception&) {
+    return false;
+  }
+  return true;
+}
+
+HttpServer::HttpServer(DaemonControl& control)
+    : control_(control), server_(std::make_unique<httplib::Server>()) {}
+
+HttpServer::~HttpServer() { stop(); }
+
+Status HttpServer::start(const std::string& listen) {
+  std::string host;
+  int port = 0;
+  if (!split_listen_address(listen, host, port)) {
+    return Error{ErrorCode::internal, "bad listen address \"" + listen + "\" (use host:port)"};
+  }
+  install_routes();
+  if (port == 0) {
+    port_ = server_->bind_to_any_port(host.c_str());
+  } else {
+    port_ = server_->bind_to_port(host.c_str(), port) ? port : -1;
+  }
+  if (port_ <= 0) {
+    return Error{ErrorCode::internal, "cannot listen on " + listen + ": " + std::strerror(errno)};
+  }
+  thread_ = std::thread([this] { server_->listen_after_bind(); });
+  return Ok{};
+}
+
+void HttpServer::stop() {
+  if (server_) server_->stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+void HttpServer::install_routes() {
+  auto& s = *server_;
+  s.set_payload_max_length(64 * 1024);  // larger bodies get 413
+  s.set_read_timeout(5, 0);
+  s.set_write_timeout(5, 0);
+
+  s.Get("/", [this](const httplib::Request&, httplib::Response& res) {
+    res.set_content(render_status_page(*control_.snapshot()), "text/html; charset=utf-8");
+  });
+  s.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+    res.set_content(control_.metrics_text(), "text/plain; version=0.0.4; charset=utf-8");
+  });
+  s.Get("/healthz", [this](const httplib::Request&, httplib::Response& res) {
+    // Alive means the event loop still turns: it beats every second.
+    int64_t age_ms = SnapshotBox::to_ms(std::chrono::system_clock::now()) - control_.heartbeat_ms();
+    if (age_ms > 10'000) {
+      send_json(res, 503, json{{"status", "wedged"}, {"loop_silent_ms", age_ms}});
+    } else {
+      send_json(res, 200, json{{"status", "ok"}});
+    }
+  });
+  s.Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
+    auto snap = control_.snapshot();
+    if (snap->ready) {
+      send_json(res, 200, json{{"status", "ready"}});
+    } else {
+      send_json(res, 503, json{{"status", "starting"}, {"reason", "targets not checked yet"}});
+    }
+  });
+  s.Get("/status", [this](const httplib::Request&, httplib::Response& res) {
+    auto snap = control_.snapshot();
+    send_json(res, 200, status_json(*snap));
+  });
+  s.Get("/api/v1/probes", [this](const httplib::Request&, httplib::Response& res) {
+    send_json(res, 200, json{{"probes", control_.snapshot()->probes}});
+  });
+  s.Get(R"(/api/v1/probes/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
+    auto snap = control_.snapshot();
+    for (const auto& probe : snap->probes) {
+      if (probe["name"] == req.matches[1].str()) return send_json(res, 200, probe);
+    }
+    send_error(res, 404, "no probe named \"" + req.matches[1].str() + "\"");
+  });
+  s.Post(R"(/api/v1/probes/([^/]+)/run)",
+         [this](const httplib::Request& req, httplib::Response& res) {
+           auto scheduled = control_.run_probe(req.matches[1].str());
+           if (!scheduled) {
+             int status = scheduled.error().code == ErrorCode::timeout ? 503 : 404;
+             return send_error(res, status, scheduled.error().message);
+           }
+           send_json(res, 202, scheduled.value());
+         });
+  s.Get("/api/v1/sla", [this](const httplib::Request&, httplib::Response& res) {
+    send_json(res, 200, json{{"slas", control_.snapshot()->slas}});
+  });
+
+  s.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
+    // Only fill in bodies for errors no handler already explained.
+    if (!res.body.empty()) return;
+    if (res.status == 404) {
+      send_error(res, 404, "no such endpoint: " + req.method + " " + req.path);
+    } else if (res.status == 413) {
+      send_error(res, 413, "request body over 64 KiB");
+    } else {
+      send_error(res, res.status, "HTTP error " + std::to_string(res.status));
+    }
+  });
+  s.set_exception_handler([](const httplib::Request&, httplib::Response& res,
+                             std::exception_ptr error) {
+    std::string what = "internal error";
+    try {
+      if (error) std::rethrow_exception(error);
+    } catch (const std::exception& e) {
+      what = e.what();
+    } catch (...) {
+    }
+    spdlog::error("HTTP handler failed: {}", what);
+    send_error(res, 500, what);
+  });
+}
+
+}  // namespace chaosd

@@ -1,0 +1,70 @@
+#pragma once
+// Every metric redis-chaosd exports (names from DESIGN.md §8, prefix redis_chaosd_, base units).
+// Series for known probes, targets and SLAs are created up front so that they exist from the first
+// scrape, not only after the first event.
+//
+// Thread-safety: updates come from the loop thread; render() may run on any (HTTP) thread:
+// prometheus-cpp metrics are atomic and its registry is locked.
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include "daemon/sla/sla_engine.h"
+
+namespace chaosd {
+
+class Metrics {
+ public:
+  Metrics();
+
+  /// Text exposition format 0.0.4, for GET /metrics.
+  std::string render() const;
+
+  void add_target(const std::string& target);
+  void set_target_up(const std::string& target, bool up);
+
+  void add_probe(const std::string& probe, const std::string& type, const std::string& target);
+  void record_probe_run(const std::string& probe, const std::string& type,
+                        const std::string& target, bool ok, double duration_seconds,
+                        double finished_unix_seconds);
+  void record_measurement(const std::string& probe, const std::string& target,
+                          const std::string& measurement, double value);
+
+  void add_sla(const SlaRule& rule);
+  void record_sla_event(const std::string& sla, bool good);
+  void update_sla(const SlaStatus& status);
+  /// Drops the series of SLAs not in `keep` (after a reload).
+  void retain_slas(const std::vector<SlaRule>& keep);
+
+ private:
+  struct SlaSeries;
+  std::shared_ptr<prometheus::Registry> registry_;
+  std::shared_ptr<prometheus::Collectable> process_;
+
+  prometheus::Family<prometheus::Gauge>& build_info_;
+  prometheus::Family<prometheus::Gauge>& target_up_;
+  prometheus::Family<prometheus::Counter>& probe_runs_;
+  prometheus::Family<prometheus::Counter>& probe_failures_;
+  prometheus::Family<prometheus::Histogram>& probe_duration_;
+  prometheus::Family<prometheus::Gauge>& probe_up_;
+  prometheus::Family<prometheus::Gauge>& probe_last_run_;
+  prometheus::Family<prometheus::Gauge>& measurement_;
+  prometheus::Family<prometheus::Histogram>& measurement_seconds_;
+  prometheus::Family<prometheus::Gauge>& sla_met_;
+  prometheus::Family<prometheus::Gauge>& sla_compliance_;
+  prometheus::Family<prometheus::Gauge>& sla_objective_;
+  prometheus::Family<prometheus::Gauge>& sla_threshold_;
+  prometheus::Family<prometheus::Gauge>& sla_budget_;
+  prometheus::Family<prometheus::Gauge>& sla_burn_rate_;
+  prometheus::Family<prometheus::Counter>& sla_events_;
+  std::map<std::string, SlaRule> slas_;
+};
+
+}  // namespace chaosd

@@ -1,0 +1,43 @@
+#pragma once
+// Drives a hiredis async context from a Boost.Asio executor: hiredis says when it wants to read or
+// write (ev.addRead/addWrite hooks), we wait for readiness on its fd with a non-owning
+// posix::stream_descriptor and call redisAsyncHandleRead/Write. hiredis owns (and closes) the fd,
+// so cleanup releases it from Asio without closing.
+
+#include <memory>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+
+struct redisAsyncContext;
+
+namespace chaosd {
+
+class HiredisAsioAdapter : public std::enable_shared_from_this<HiredisAsioAdapter> {
+ public:
+  /// Installs the hooks on `context`. The adapter lives until hiredis calls ev.cleanup (on
+  /// redisAsyncFree or a connection error) and no readiness wait is pending any more.
+  static void attach(const boost::asio::any_io_executor& executor, redisAsyncContext* context);
+
+  HiredisAsioAdapter(const boost::asio::any_io_executor& executor, redisAsyncContext* context);
+
+ private:
+  static void on_add_read(void* data);
+  static void on_del_read(void* data);
+  static void on_add_write(void* data);
+  static void on_del_write(void* data);
+  static void on_cleanup(void* data);
+
+  void arm_read();
+  void arm_write();
+  void cleanup();
+
+  redisAsyncContext* context_;  // null once hiredis cleaned up
+  boost::asio::posix::stream_descriptor socket_;
+  bool want_read_ = false;
+  bool want_write_ = false;
+  bool read_armed_ = false;
+  bool write_armed_ = false;
+};
+
+}  // namespace chaosd

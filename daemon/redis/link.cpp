@@ -1,0 +1,238 @@
+#include "daemon/redis/link.h"
+
+#include <hiredis/async.h>
+
+#include <boost/asio/post.hpp>
+
+#include "daemon/redis/asio_adapter.h"
+
+namespace chaosd {
+namespace asio = boost::asio;
+
+void complete_pending(const asio::any_io_executor& executor, PendingCommand& pending,
+                      Result<Reply> result) {
+  if (pending.done) return;
+  pending.done = true;
+  if (pending.slot.is_connected()) pending.slot.clear();
+  if (!pending.handler) {
+    pending.early_result.emplace(std::move(result));
+    return;
+  }
+  // Everything runs on one io_context, so posting to our executor is posting to the handler's.
+  auto handler = std::move(pending.handler);
+  asio::post(executor, [handler = std::move(handler), result = std::move(result)]() mutable {
+    std::move(handler)(std::move(result));
+  });
+}
+
+Link::Link(asio::any_io_executor executor, std::string description)
+    : executor_(std::move(executor)),
+      description_(std::move(description)),
+      connect_timer_(executor_),
+      deadline_timer_(executor_) {}
+
+Link::~Link() {
+  on_death_ = nullptr;
+  close(ErrorCode::disconnected, "connection closed by redis-chaosd");
+}
+
+void Link::async_connect(const std::string& ip, uint16_t port, Duration timeout,
+                         std::function<void(Status)> done) {
+  auto fail_now = [&](const std::string& why) {
+    last_error_ = why;
+    dead_ = true;
+    asio::post(executor_, [done = std::move(done), why] {
+      done(Error{ErrorCode::connect_failed, why});
+    });
+  };
+  context_ = redisAsyncConnect(ip.c_str(), port);
+  if (context_ == nullptr) return fail_now("cannot allocate a hiredis context");
+  if (context_->err) {
+    std::string why = description_ + ": " + context_->errstr;
+    redisAsyncFree(context_);
+    context_ = nullptr;
+    return fail_now(why);
+  }
+  context_->data = this;
+  HiredisAsioAdapter::attach(executor_, context_);
+  connect_done_ = std::move(done);
+  redisAsyncSetDisconnectCallback(context_, &Link::on_disconnect);
+  redisAsyncSetConnectCallback(context_, &Link::on_connect);  // arms the first write wait
+
+  connect_timer_.expires_after(timeout);
+  connect_timer_.async_wait([weak = weak_from_this(), timeout](boost::system::error_code ec) {
+    auto self = weak.lock();
+    if (ec || !self || self->connected_ || !self->connect_done_) return;
+    self->close(ErrorCode::connect_failed,
+                self->description_ + ": no answer to connect within " + format_duration(timeout));
+  });
+}
+
+void Link::on_connect(const redisAsyncContext* context, int status) {
+  auto* self = static_cast<Link*>(context->data);
+  self->connect_timer_.cancel();
+  auto done = std::move(self->connect_done_);
+  self->connect_done_ = nullptr;
+  if (status == REDIS_OK) {
+    self->connected_ = true;
+    if (done) asio::post(self->executor_, [done = std::move(done)] { done(Ok{}); });
+    return;
+  }
+  // hiredis frees the context right after this callback, without calling on_disconnect.
+  std::string why = self->description_ + ": " + context->errstr;
+  self->context_ = nullptr;
+  self->mark_dead(why);
+  if (done) {
+    asio::post(self->executor_,
+               [done = std::move(done), why] { done(Error{ErrorCode::connect_failed, why}); });
+  }
+}
+
+void Link::on_disconnect(const redisAsyncContext* context, int status) {
+  auto* self = static_cast<Link*>(context->data);
+  std::string why = status == REDIS_OK ? self->last_error_
+                                       : self->description_ + ": " + context->errstr;
+  if (why.empty()) why = self->description_ + ": connection closed";
+  self->context_ = nullptr;
+  self->mark_dead(why);
+}
+
+void Link::send(const std::vector<std::string>& args,
+                const std::shared_ptr<PendingCommand>& pending) {
+  if (!alive()) {
+    complete_pending(executor_, *pending,
+                     Error{ErrorCode::disconnected,
+                           last_error_.empty() ? description_ + ": not connected" : last_error_});
+    return;
+  }
+  std::vector<const char*> argv;
+  std::vector<size_t> lengths;
+  argv.reserve(args.size());
+  lengths.reserve(args.size());
+  for (const auto& a : args) {
+    argv.push_back(a.data());
+    lengths.push_back(a.size());
+  }
+  in_flight_.push_back(pending);
+  int rc = redisAsyncCommandArgv(context_, &Link::on_reply, pending.get(),
+                                 static_cast<int>(args.size()), argv.data(), lengths.data());
+  if (rc != REDIS_OK) {
+    in_flight_.pop_back();
+    complete_pending(executor_, *pending,
+                     Error{ErrorCode::disconnected, description_ + ": command not accepted"});
+    return;
+  }
+  arm_deadline(pending->deadline);
+}
+
+Status Link::subscribe(const std::vector<std::string>& args, MessageHandler on_message) {
+  if (!alive()) return Error{ErrorCode::disconnected, description_ + ": not connected"};
+  message_handler_ = std::move(on_message);
+  std::vector<const char*> argv;
+  std::vector<size_t> lengths;
+  for (const auto& a : args) {
+    argv.push_back(a.data());
+    lengths.push_back(a.size());
+  }
+  int rc = redisAsyncCommandArgv(context_, &Link::on_message, this, static_cast<int>(args.size()),
+                                 argv.data(), lengths.data());
+  if (rc != REDIS_OK) return Error{ErrorCode::disconnected, description_ + ": subscribe refused"};
+  return Ok{};
+}
+
+void Link::on_reply(redisAsyncContext* context, void* reply, void* privdata) {
+  auto* self = static_cast<Link*>(context->data);
+  auto* pending = static_cast<PendingCommand*>(privdata);
+  // Replies arrive in order, so this is nearly always the front.
+  std::shared_ptr<PendingCommand> owned;
+  for (auto it = self->in_flight_.begin(); it != self->in_flight_.end(); ++it) {
+    if (it->get() == pending) {
+      owned = std::move(*it);
+      self->in_flight_.erase(it);
+      break;
+    }
+  }
+  if (!owned) return;
+  if (reply == nullptr) {
+    std::string why = context->err ? self->description_ + ": " + context->errstr
+                                   : self->last_error_;
+    if (why.empty()) why = self->description_ + ": connection closed";
+    complete_pending(self->executor_, *owned, Error{self->close_code_, why});
+    return;
+  }
+  complete_pending(self->executor_, *owned,
+                   Reply::from_hiredis(static_cast<const redisReply*>(reply)));
+}
+
+void Link::on_message(redisAsyncContext* context, void* reply, void* privdata) {
+  auto* self = static_cast<Link*>(privdata);
+  (void)context;
+  if (reply == nullptr || !self->message_handler_) return;
+  // Posted, not inline: the handler may do anything, and we are inside hiredis here.
+  asio::post(self->executor_, [handler = self->message_handler_,
+                               message = Reply::from_hiredis(static_cast<redisReply*>(reply))] {
+    handler(message);
+  });
+}
+
+void Link::arm_deadline(SteadyTime deadline) {
+  if (deadline >= armed_deadline_) return;
+  armed_deadline_ = deadline;
+  deadline_timer_.expires_at(deadline);
+  deadline_timer_.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
+    auto self = weak.lock();
+    if (ec || !self) return;
+    self->check_deadlines();
+  });
+}
+
+void Link::check_deadlines() {
+  armed_deadline_ = SteadyTime::max();
+  auto now = std::chrono::steady_clock::now();
+  SteadyTime next = SteadyTime::max();
+  for (const auto& pending : in_flight_) {
+    // Cancelled commands count too: replies are ordered, so a reply that does not come blocks
+    // every later one on this connection.
+    if (pending->deadline <= now) {
+      close(ErrorCode::timeout, description_ + ": reply overdue (" +
+                                    std::to_string(in_flight_.size()) +
+                                    " in flight); connection reset");
+      return;
+    }
+    next = std::min(next, pending->deadline);
+  }
+  if (next != SteadyTime::max()) arm_deadline(next);
+}
+
+void Link::close(ErrorCode code, const std::string& reason) {
+  connect_timer_.cancel();
+  deadline_timer_.cancel();
+  if (context_ != nullptr) {
+    close_code_ = code;
+    last_error_ = reason;
+    redisAsyncContext* context = context_;
+    context_ = nullptr;
+    // Runs on_reply(NULL) for everything in flight, then on_disconnect if connected.
+    redisAsyncFree(context);
+  }
+  if (connect_done_) {
+    auto done = std::move(connect_done_);
+    connect_done_ = nullptr;
+    asio::post(executor_, [done = std::move(done), reason, code] { done(Error{code, reason}); });
+  }
+  mark_dead(reason);
+}
+
+void Link::mark_dead(const std::string& reason) {
+  connected_ = false;
+  if (dead_) return;
+  dead_ = true;
+  if (last_error_.empty()) last_error_ = reason;
+  connect_timer_.cancel();
+  deadline_timer_.cancel();
+  if (on_death_) {
+    asio::post(executor_, [callback = on_death_, reason] { callback(reason); });
+  }
+}
+
+}  // namespace chaosd

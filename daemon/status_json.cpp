@@ -1,0 +1,83 @@
+#include "daemon/status_json.h"
+
+#include "daemon/util/time_format.h"
+
+namespace chaosd {
+
+using nlohmann::json;
+
+json target_json(const TargetConfig& target, const TargetHealth& health) {
+  return json{{"name", target.name},
+              {"kind", "standalone"},
+              {"address", target.host + ":" + std::to_string(target.port)},
+              {"db", target.db},
+              {"chaos_allowed", target.chaos_allowed},
+              {"checked", health.checked},
+              {"up", health.up},
+              {"ping_seconds", health.ping_seconds},
+              {"role", health.role},
+              {"redis_version", health.redis_version},
+              {"last_error", health.last_error},
+              {"last_check", health.checked ? json(iso8601(health.last_check)) : json()}};
+}
+
+json probe_json(const ProbeRunner& runner) {
+  const auto& config = runner.config();
+  json out{{"name", config.name},
+           {"type", config.type},
+           {"target", config.target},
+           {"interval_seconds", to_seconds(config.interval)},
+           {"timeout_seconds", to_seconds(config.timeout)},
+           {"running", runner.running()},
+           {"connected", runner.connection().connected()},
+           {"last_run", nullptr}};
+  if (const auto& run = runner.last_run()) {
+    json measurements = json::object();
+    for (const auto& m : run->result.measurements) measurements[m.name] = m.value;
+    out["last_run"] = json{{"ok", run->ok},
+                           {"timed_out", run->timed_out},
+                           {"duration_seconds", run->duration_seconds},
+                           {"finished_at", iso8601(run->finished_at)},
+                           {"measurements", measurements},
+                           {"errors", run->result.errors},
+                           {"notes", run->result.notes}};
+  }
+  return out;
+}
+
+json sla_json(const SlaStatus& status) {
+  const auto& rule = status.rule;
+  json windows = json::array();
+  for (const auto& w : status.windows) {
+    windows.push_back(json{{"window", w.label},
+                           {"good", w.counts.good},
+                           {"bad", w.counts.bad},
+                           {"compliance_ratio", w.compliance_ratio},
+                           {"burn_rate", w.burn_rate}});
+  }
+  json history = json::array();
+  for (const auto& event : status.history) {
+    history.push_back(json{
+        {"at", iso8601(event.at)},
+        {"transition", event.transition == SlaTransition::breach ? "breach" : "recovery"},
+        {"value", event.value},
+        {"compliance_ratio", event.compliance_ratio}});
+  }
+  return json{{"name", rule.name},
+              {"probe", rule.probe},
+              {"target", rule.target},
+              {"measurement", rule.measurement},
+              {"threshold", rule.threshold.to_string()},
+              {"objective", rule.objective},
+              {"description", rule.description},
+              {"met", status.met},
+              {"good_total", status.good_total},
+              {"bad_total", status.bad_total},
+              {"last_value", status.has_value ? json(status.last_value) : json()},
+              {"last_good", status.has_value ? json(status.last_good) : json()},
+              {"error_budget_remaining_ratio", status.error_budget_remaining_ratio},
+              {"windows", windows},
+              {"history", history}};
+}
+
+}  // namespace chaosd

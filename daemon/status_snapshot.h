@@ -1,0 +1,42 @@
+#pragma once
+// The immutable view of the daemon that HTTP threads read. The loop builds a new snapshot after
+// every probe run and health check and swaps it in atomically; readers never see loop state.
+
+#include <atomic>
+#include <memory>
+
+#include <nlohmann/json.hpp>
+
+#include "daemon/util/clock.h"
+
+namespace chaosd {
+
+struct StatusSnapshot {
+  nlohmann::json targets = nlohmann::json::array();  // one object per target
+  nlohmann::json probes = nlohmann::json::array();   // one object per probe, with its last run
+  nlohmann::json slas = nlohmann::json::array();     // one object per SLA, with windows, history
+  bool ready = false;                                 // every target checked at least once
+  std::string version;
+  WallTime started_at{};
+  WallTime built_at{};
+};
+
+/// Thread-safety: publish() from the loop, get() from any thread.
+class SnapshotBox {
+ public:
+  void publish(std::shared_ptr<const StatusSnapshot> snapshot) { current_.store(std::move(snapshot)); }
+  std::shared_ptr<const StatusSnapshot> get() const { return current_.load(); }
+  /// The loop calls beat() every second; HTTP /healthz reports a wedged loop when it stops.
+  void beat(WallTime now) { heartbeat_ms_.store(to_ms(now)); }
+  int64_t heartbeat_ms() const { return heartbeat_ms_.load(); }
+  static int64_t to_ms(WallTime t) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+  }
+
+ private:
+  std::atomic<std::shared_ptr<const StatusSnapshot>> current_{
+      std::make_shared<const StatusSnapshot>()};
+  std::atomic<int64_t> heartbeat_ms_{0};
+};
+
+}  // namespace chaosd

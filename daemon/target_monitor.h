@@ -1,0 +1,60 @@
+#pragma once
+// Health of one target, checked every second on its own connection (CLIENT SETNAME
+// redis-chaosd:health) so that target_up does not depend on any probe's schedule.
+
+#include <functional>
+#include <string>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "config/config.h"
+#include "daemon/redis/connection.h"
+
+namespace chaosd {
+
+struct TargetHealth {
+  bool checked = false;  // false until the first check ended
+  bool up = false;
+  double ping_seconds = 0;
+  std::string last_error;
+  std::string role;            // from INFO replication: master / slave
+  std::string redis_version;   // from INFO server
+  WallTime last_check{};
+  uint64_t connects = 0;
+};
+
+class TargetMonitor {
+ public:
+  using OnCheck = std::function<void(const std::string& target, const TargetHealth&)>;
+  TargetMonitor(boost::asio::any_io_executor executor, const TargetConfig& target,
+                ConnectionOptions options, Duration interval, OnCheck on_check);
+
+  void start();
+  /// Stops checking; returns once the check loop has ended.
+  boost::asio::awaitable<void> stop();
+  const TargetHealth& health() const { return health_; }
+  const TargetConfig& target() const { return target_; }
+
+ private:
+  boost::asio::awaitable<void> loop();
+  boost::asio::awaitable<void> check();
+
+  TargetConfig target_;
+  RedisConnection redis_;
+  Duration interval_;
+  OnCheck on_check_;
+  TargetHealth health_;
+  boost::asio::steady_timer timer_;
+  boost::asio::steady_timer done_;
+  boost::asio::cancellation_signal stop_signal_;
+  bool stopping_ = false;
+  bool loop_done_ = true;
+  int checks_ = 0;
+};
+
+/// The value of `field` in an INFO reply ("role:master\r\n..."), or "".
+std::string info_field(const std::string& info, const std::string& field);
+
+}  // namespace chaosd

@@ -1,0 +1,48 @@
+#include "probes/probe_keys.h"
+
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+namespace chaosd {
+namespace asio = boost::asio;
+
+asio::awaitable<Result<int64_t>> delete_keys_with_prefix(RedisConnection& redis,
+                                                         const std::string& prefix) {
+  int64_t deleted = 0;
+  std::string cursor = "0";
+  // Bounded: a SCAN over a huge keyspace still ends; 100k rounds of COUNT 500 is far beyond it.
+  for (int round = 0; round < 100'000; ++round) {
+    auto page = co_await redis.call("SCAN", cursor, "MATCH", prefix + "*", "COUNT", "500");
+    if (!page) co_return page.error();
+    const auto& parts = page.value().elements();
+    if (parts.size() != 2 || !parts[1].is_array()) {
+      co_return Error{ErrorCode::protocol, "unexpected SCAN reply " + page.value().debug_string()};
+    }
+    if (!parts[1].elements().empty()) {
+      Command unlink{"UNLINK"};
+      for (const auto& key : parts[1].elements()) unlink.push_back(key.str());
+      auto removed = co_await redis.command(std::move(unlink));
+      if (!removed) co_return removed.error();
+      deleted += removed.value().integer();
+    }
+    cursor = parts[0].str();
+    if (cursor == "0") break;
+  }
+  co_return deleted;
+}
+
+asio::awaitable<bool> sleep_until(SteadyTime when) {
+  asio::steady_timer timer(co_await asio::this_coro::executor, when);
+  boost::system::error_code ec;
+  co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  co_return !ec;
+}
+
+asio::awaitable<bool> sleep_for(Duration d) {
+  co_return co_await sleep_until(std::chrono::steady_clock::now() +
+                                 std::chrono::duration_cast<SteadyTime::duration>(d));
+}
+
+}  // namespace chaosd

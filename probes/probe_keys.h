@@ -1,0 +1,28 @@
+#pragma once
+// Helpers every probe uses for its keys and its waits.
+
+#include <chrono>
+#include <string>
+
+#include <boost/asio/awaitable.hpp>
+
+#include "daemon/redis/connection.h"
+#include "daemon/util/clock.h"
+
+namespace chaosd {
+
+/// Deletes every key matching "<prefix>*" with SCAN + UNLINK (never KEYS: it blocks the server).
+/// Returns the number of keys deleted, or the first error.
+boost::asio::awaitable<Result<int64_t>> delete_keys_with_prefix(RedisConnection& redis,
+                                                                const std::string& prefix);
+
+/// Sleeps on the loop until `when`; returns false if the wait was cancelled (probe timed out).
+boost::asio::awaitable<bool> sleep_until(SteadyTime when);
+boost::asio::awaitable<bool> sleep_for(Duration d);
+
+/// Seconds between two steady time points, as a double.
+inline double seconds_between(SteadyTime from, SteadyTime to) {
+  return std::chrono::duration<double>(to - from).count();
+}
+
+}  // namespace chaosd

@@ -1,0 +1,45 @@
+#pragma once
+// ttl: do keys expire when they should, and is their memory given back?
+//
+// Each run writes three groups of `keys` keys with the same TTL (half with PX, half with PXAT):
+// - accuracy keys are read once `margin` before and once `margin` after the expected deadline:
+//   present before and gone after is correct (expiry_accuracy_ratio);
+// - timing keys are polled every `poll_interval` around the deadline: the largest distance
+//   between when a key was first seen gone and its deadline is expiry_timing_error_seconds;
+// - reclaim keys are never touched: the share whose `expired` keyspace event (emitted when Redis
+//   actually deletes the key) arrives within `reclaim_window` is expired_reclaim_ratio. This needs
+//   notify-keyspace-events with E and x (or A) on the server; without it the run says so in a note.
+//
+//   [[probes]]
+//   type = "ttl"
+//   target = "main"
+//   interval = "10s"
+//   params = { keys = 10, ttl = "250ms", margin = "10ms", poll_interval = "1ms",
+//              reclaim_window = "2s" }
+
+#include "probes/registry.h"
+
+namespace chaosd {
+
+struct TtlParams {
+  int keys = 10;
+  Duration ttl = std::chrono::milliseconds(250);
+  Duration margin = std::chrono::milliseconds(10);
+  Duration poll_interval = std::chrono::milliseconds(1);
+  Duration reclaim_window = std::chrono::seconds(2);
+};
+
+class TtlProbe final : public Probe {
+ public:
+  explicit TtlProbe(TtlParams params) : params_(params) {}
+  boost::asio::awaitable<ProbeResult> run(ProbeContext& ctx) override;
+  boost::asio::awaitable<Status> cleanup(ProbeContext& ctx) override;
+
+ private:
+  TtlParams params_;
+  uint64_t run_number_ = 0;
+};
+
+ProbeType ttl_probe_type();
+
+}  // namespace chaosd

@@ -1,0 +1,193 @@
+#include "tests/support/redis_server.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <stdexcept>
+#include <thread>
+
+#include <hiredis/hiredis.h>
+
+namespace chaosd::test {
+
+uint16_t free_loopback_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) throw std::runtime_error("socket() failed");
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  socklen_t len = sizeof(addr);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    ::close(fd);
+    throw std::runtime_error("cannot bind a loopback port");
+  }
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+RedisServer::RedisServer(std::vector<std::string> extra_args) : extra_args_(std::move(extra_args)) {
+  // The port may be taken between our probe and redis' bind: try a few.
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    port_ = free_loopback_port();
+    try {
+      start();
+      return;
+    } catch (const std::exception&) {
+      if (attempt == 4) throw;
+    }
+  }
+}
+
+RedisServer::~RedisServer() { kill_hard(); }
+
+void RedisServer::start() {
+  if (running()) return;
+  std::vector<std::string> args = {"redis-server",
+                                   "--port", std::to_string(port_),
+                                   "--bind", "127.0.0.1",
+                                   "--save", "",
+                                   "--appendonly", "no",
+                                   "--dir", dir_.path().string(),
+                                   "--logfile", (dir_.path() / "redis.log").string(),
+                                   "--notify-keyspace-events", "Ex"};
+  args.insert(args.end(), extra_args_.begin(), extra_args_.end());
+  pid_t pid = ::fork();
+  if (pid < 0) throw std::runtime_error("fork failed");
+  if (pid == 0) {
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execvp("redis-server", argv.data());
+    ::_exit(127);
+  }
+  pid_ = pid;
+  wait_until_ready();
+}
+
+void RedisServer::wait_until_ready() {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < deadline) {
+    int status = 0;
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      throw std::runtime_error("redis-server exited during start (port " + std::to_string(port_) +
+                               ")");
+    }
+    timeval timeout{0, 200'000};
+    redisContext* c = redisConnectWithTimeout("127.0.0.1", port_, timeout);
+    bool ready = false;
+    if (c != nullptr && c->err == 0) {
+      auto* reply = static_cast<redisReply*>(redisCommand(c, "PING"));
+      // An auth-protected server answers NOAUTH: it is up all the same.
+      ready = reply != nullptr;
+      if (reply) freeReplyObject(reply);
+    }
+    if (c) redisFree(c);
+    if (ready) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  kill_hard();
+  throw std::runtime_error("redis-server did not answer within 10s");
+}
+
+void RedisServer::kill_hard() {
+  if (!running()) return;
+  ::kill(pid_, SIGCONT);
+  ::kill(pid_, SIGKILL);
+  ::waitpid(pid_, nullptr, 0);
+  pid_ = -1;
+}
+
+void RedisServer::stop() {
+  if (!running()) return;
+  ::kill(pid_, SIGCONT);
+  ::kill(pid_, SIGTERM);
+  ::waitpid(pid_, nullptr, 0);
+  pid_ = -1;
+}
+
+void RedisServer::pause() {
+  if (running()) ::kill(pid_, SIGSTOP);
+}
+
+void RedisServer::resume() {
+  if (running()) ::kill(pid_, SIGCONT);
+}
+
+namespace {
+std::string render(const redisReply* r) {
+  switch (r->type) {
+    case REDIS_REPLY_STRING:
+    case REDIS_REPLY_STATUS:
+    case REDIS_REPLY_ERROR: return std::string(r->str, r->len);
+    case REDIS_REPLY_INTEGER: return std::to_string(r->integer);
+    case REDIS_REPLY_NIL: return "(nil)";
+    case REDIS_REPLY_ARRAY: {
+      std::string s;
+      for (size_t i = 0; i < r->elements; ++i) s += (i ? "\n" : "") + render(r->element[i]);
+      return s;
+    }
+  }
+  return "?";
+}
+}  // namespace
+
+std::string RedisServer::cli(const std::vector<std::string>& args) const {
+  timeval timeout{2, 0};
+  redisContext* c = redisConnectWithTimeout("127.0.0.1", port_, timeout);
+  if (c == nullptr || c->err) {
+    if (c) redisFree(c);
+    throw std::runtime_error("cannot connect to test redis on port " + std::to_string(port_));
+  }
+  for (size_t i = 0; i + 1 < extra_args_.size(); ++i) {
+    if (extra_args_[i] == "--requirepass") {
+      freeReplyObject(redisCommand(c, "AUTH %s", extra_args_[i + 1].c_str()));
+    }
+  }
+  std::vector<const char*> argv;
+  std::vector<size_t> lengths;
+  for (const auto& a : args) {
+    argv.push_back(a.data());
+    lengths.push_back(a.size());
+  }
+  auto* reply = static_cast<redisReply*>(
+      redisCommandArgv(c, static_cast<int>(args.size()), argv.data(), lengths.data()));
+  if (reply == nullptr) {
+    redisFree(c);
+    throw std::runtime_error("test redis command failed");
+  }
+  std::string out = render(reply);
+  freeReplyObject(reply);
+  redisFree(c);
+  return out;
+}
+
+long long RedisServer::count_keys(const std::string& pattern) const {
+  long long count = 0;
+  std::string cursor = "0";
+  do {
+    timeval timeout{2, 0};
+    redisContext* c = redisConnectWithTimeout("127.0.0.1", port_, timeout);
+    if (c == nullptr || c->err) throw std::runtime_error("cannot connect to test redis");
+    auto* reply = static_cast<redisReply*>(
+        redisCommand(c, "SCAN %s MATCH %s COUNT 1000", cursor.c_str(), pattern.c_str()));
+    if (reply == nullptr || reply->type != REDIS_REPLY_ARRAY || reply->elements != 2) {
+      redisFree(c);
+      throw std::runtime_error("SCAN failed");
+    }
+    cursor.assign(reply->element[0]->str, reply->element[0]->len);
+    count += static_cast<long long>(reply->element[1]->elements);
+    freeReplyObject(reply);
+    redisFree(c);
+  } while (cursor != "0");
+  return count;
+}
+
+}  // namespace chaosd::test
