@@ -160,11 +160,14 @@ asio::awaitable<ProbeResult> TtlProbe::run(ProbeContext& ctx) {
     options.client_name += ":events";
     subscriber = std::make_unique<RedisConnection>(ctx.executor, options);
     std::vector<std::string> channels{"__keyevent@" + std::to_string(options.db) + "__:expired"};
-    auto subscribed = co_await subscriber->subscribe(channels, false, [events](const Reply& m) {
+    // A named handler, not a temporary in the co_await expression: GCC 12 destroys such
+    // temporaries twice when they are passed by value to a coroutine.
+    Link::MessageHandler on_expired = [events](const Reply& m) {
       if (m.is_array() && m.elements().size() == 3 && m.elements()[0].str() == "message") {
         events->emplace(m.elements()[2].str(), steady_clock::now());
       }
-    });
+    };
+    auto subscribed = co_await subscriber->subscribe(channels, false, std::move(on_expired));
     if (!subscribed) {
       result.errors.push_back("cannot subscribe to expiry events: " + subscribed.error().message);
       subscriber.reset();

@@ -197,11 +197,12 @@ TEST(RedisConnection, SubscribeDeliversKeyspaceNotifications) {
   auto out = run_on_loop<std::string>(io, [&]() -> asio::awaitable<std::string> {
     std::vector<std::string> expired;
     std::vector<std::string> channels{"__keyevent@0__:expired"};
-    auto st = co_await sub.subscribe(channels, false, [&](const Reply& m) {
+    Link::MessageHandler on_message = [&](const Reply& m) {
       if (m.is_array() && m.elements().size() == 3 && m.elements()[0].str() == "message") {
         expired.push_back(m.elements()[2].str());
       }
-    });
+    };
+    auto st = co_await sub.subscribe(channels, false, std::move(on_message));
     if (!st) co_return "subscribe failed: " + st.error().message;
     co_await sleep_for(50ms);
     (void)co_await cmd.call("SET", "chaosd:t:exp", "1", "PX", "30");

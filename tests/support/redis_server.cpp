@@ -56,7 +56,8 @@ void RedisServer::start() {
                                    "--appendonly", "no",
                                    "--dir", dir_.path().string(),
                                    "--logfile", (dir_.path() / "redis.log").string(),
-                                   "--notify-keyspace-events", "Ex"};
+                                   "--notify-keyspace-events", "Ex",
+                                   "--enable-debug-command", "local"};
   args.insert(args.end(), extra_args_.begin(), extra_args_.end());
   pid_t pid = ::fork();
   if (pid < 0) throw std::runtime_error("fork failed");

@@ -1,0 +1,148 @@
+// The probes against a real redis-server: what they measure on a healthy server, how they fail on
+// a dead one, and that they leave no key behind.
+
+#include <gtest/gtest.h>
+
+#include <boost/asio.hpp>
+
+#include "daemon/probe_runner.h"
+#include "probes/registry.h"
+#include "tests/support/loop.h"
+#include "tests/support/redis_server.h"
+
+namespace chaosd {
+namespace {
+namespace asio = boost::asio;
+using test::RedisServer;
+using namespace std::chrono_literals;
+
+ProbeConfig probe_config(const std::string& type, const std::string& params_toml) {
+  ProbeConfig config;
+  config.name = type;
+  config.type = type;
+  config.target = "main";
+  config.timeout = 10s;
+  config.params = std::move(*toml::parse("params = {" + params_toml + "}")["params"].as_table());
+  config.where.file = "test.toml";
+  return config;
+}
+
+ConnectionOptions options_for(const RedisServer& server) {
+  ConnectionOptions o;
+  o.port = server.port();
+  o.command_timeout = 1s;
+  o.connect_timeout = 500ms;
+  o.client_name = "redis-chaosd:test";
+  return o;
+}
+
+std::optional<double> measured(const ProbeResult& result, const std::string& name) {
+  for (const auto& m : result.measurements) {
+    if (m.name == name) return m.value;
+  }
+  return std::nullopt;
+}
+
+// Runs one probe run plus its cleanup, as the daemon would, and returns the run.
+ProbeRun run_probe(const RedisServer& server, const ProbeConfig& config) {
+  asio::io_context io;
+  SystemClock clock;
+  auto probe = find_probe_type(config.type)->create(config, "probes[0].params");
+  ProbeRunner runner(io.get_executor(), config, std::move(probe), options_for(server), "chaosd",
+                     clock, [](const ProbeRun&) {});
+  struct Outcome {
+    ProbeRun run;
+    bool cleaned = false;
+  };
+  auto outcome = test::run_on_loop<Outcome>(io, [&]() -> asio::awaitable<Outcome> {
+    Outcome o;
+    o.run = co_await runner.run_once();
+    Status cleaned = co_await runner.stop(5s);
+    o.cleaned = cleaned.ok();
+    co_return o;
+  });
+  EXPECT_TRUE(outcome.cleaned);
+  return outcome.run;
+}
+
+TEST(TtlProbe, MeasuresExpiryOnAHealthyServerAndLeavesNoKeys) {
+  RedisServer server;
+  auto run = run_probe(server, probe_config("ttl", "keys = 6, ttl = \"400ms\", margin = \"50ms\""));
+  ASSERT_TRUE(run.ok) << (run.result.errors.empty() ? "" : run.result.errors.front());
+  // Correctness, not speed: Redis must hide every key after its deadline and show it before.
+  EXPECT_EQ(measured(run.result, "expiry_accuracy_ratio"), 1.0);
+  auto timing = measured(run.result, "expiry_timing_error_seconds");
+  ASSERT_TRUE(timing.has_value());
+  EXPECT_GE(*timing, 0.0);
+  // Untouched keys are deleted by Redis' active expiry and announced by keyspace events.
+  EXPECT_EQ(measured(run.result, "expired_reclaim_ratio"), 1.0);
+  EXPECT_TRUE(run.result.notes.empty());
+  EXPECT_EQ(server.count_keys("chaosd:*"), 0);
+}
+
+TEST(TtlProbe, WithoutKeyspaceNotificationsSaysSoInsteadOfGuessing) {
+  RedisServer server({"--notify-keyspace-events", ""});
+  auto run = run_probe(server, probe_config("ttl", "keys = 4, ttl = \"300ms\""));
+  EXPECT_TRUE(run.ok);
+  EXPECT_FALSE(measured(run.result, "expired_reclaim_ratio").has_value());
+  ASSERT_EQ(run.result.notes.size(), 1u);
+  EXPECT_NE(run.result.notes[0].find("notify-keyspace-events"), std::string::npos);
+  EXPECT_TRUE(measured(run.result, "expiry_accuracy_ratio").has_value());
+}
+
+TEST(TtlProbe, DetectsExpiredKeysThatAreNeverReclaimed) {
+  RedisServer server;
+  // With active expiry off, keys nobody reads stay in memory after their deadline.
+  ASSERT_EQ(server.cli({"DEBUG", "SET-ACTIVE-EXPIRE", "0"}), "OK");
+  auto run = run_probe(server, probe_config("ttl", "keys = 4, ttl = \"200ms\", reclaim_window = "
+                                                   "\"500ms\""));
+  EXPECT_EQ(measured(run.result, "expired_reclaim_ratio"), 0.0);
+  // Logical expiry still holds: reads never see an expired key.
+  EXPECT_EQ(measured(run.result, "expiry_accuracy_ratio"), 1.0);
+}
+
+TEST(LatencyProbe, MeasuresEveryCommandAndCleansUp) {
+  RedisServer server;
+  auto run = run_probe(server, probe_config("latency", "samples = 5"));
+  ASSERT_TRUE(run.ok);
+  EXPECT_EQ(measured(run.result, "availability_ratio"), 1.0);
+  for (const char* name : {"ping_latency_seconds", "set_latency_seconds", "get_latency_seconds",
+                           "max_latency_seconds"}) {
+    auto v = measured(run.result, name);
+    ASSERT_TRUE(v.has_value()) << name;
+    EXPECT_GT(*v, 0.0) << name;
+  }
+  EXPECT_EQ(server.count_keys("chaosd:*"), 0);
+}
+
+TEST(LatencyProbe, ReportsADeadServerAsAFailedRun) {
+  RedisServer server;
+  server.kill_hard();
+  auto config = probe_config("latency", "samples = 3");
+  asio::io_context io;
+  SystemClock clock;
+  ProbeRunner runner(io.get_executor(), config,
+                     find_probe_type("latency")->create(config, "probes[0].params"),
+                     options_for(server), "chaosd", clock, [](const ProbeRun&) {});
+  auto run = test::run_on_loop<ProbeRun>(
+      io, [&]() -> asio::awaitable<ProbeRun> { co_return co_await runner.run_once(); });
+  EXPECT_FALSE(run.ok);
+  EXPECT_EQ(measured(run.result, "availability_ratio"), 0.0);
+  ASSERT_FALSE(run.result.errors.empty());
+  EXPECT_NE(run.result.errors[0].find("connect"), std::string::npos) << run.result.errors[0];
+}
+
+TEST(ProbeRunner, CancelsARunThatOverrunsItsTimeoutAndStillCleansUp) {
+  RedisServer server;
+  auto config = probe_config("ttl", "keys = 4, ttl = \"2s\"");
+  config.timeout = 200ms;
+  auto run = run_probe(server, config);
+  EXPECT_TRUE(run.timed_out);
+  EXPECT_FALSE(run.ok);
+  ASSERT_FALSE(run.result.errors.empty());
+  EXPECT_NE(run.result.errors[0].find("timed out"), std::string::npos);
+  EXPECT_EQ(server.count_keys("chaosd:*"), 0);
+}
+
+}  // namespace
+}  // namespace chaosd

@@ -1,0 +1,62 @@
+// Default SLAs of each probe type, and how [[sla]] entries replace or remove them.
+
+#include <gtest/gtest.h>
+
+#include "config/loader.h"
+#include "daemon/sla_rules.h"
+#include "probes/registry.h"
+
+namespace chaosd {
+namespace {
+
+Config load(const std::string& extra) {
+  ProbeRegistryCatalog catalog;
+  return load_config_string(
+      "[[targets]]\nname = \"main\"\naddress = \"127.0.0.1:6379\"\n[[probes]]\ntype = \"ttl\"\n" +
+          extra,
+      "t.toml", &catalog);
+}
+
+const SlaRule* find(const std::vector<SlaRule>& rules, const std::string& name) {
+  for (const auto& r : rules) {
+    if (r.name == name) return &r;
+  }
+  return nullptr;
+}
+
+TEST(SlaRules, ProbeTypesBringTheSpecDefaults) {
+  auto rules = build_sla_rules(load(""));
+  ASSERT_EQ(rules.size(), 3u);
+  const auto* accuracy = find(rules, "ttl_expiry_accuracy_ratio");
+  ASSERT_NE(accuracy, nullptr);
+  EXPECT_EQ(accuracy->threshold.to_string(), ">= 0.995");
+  EXPECT_EQ(accuracy->target, "main");
+  const auto* timing = find(rules, "ttl_expiry_timing_error_seconds");
+  ASSERT_NE(timing, nullptr);
+  EXPECT_TRUE(timing->threshold.holds(0.049));
+  EXPECT_FALSE(timing->threshold.holds(0.05));
+  EXPECT_EQ(timing->windows.size(), 4u);
+}
+
+TEST(SlaRules, ConfiguredSlaReplacesTheDefaultOnTheSameMeasurement) {
+  auto rules = build_sla_rules(load(
+      "[[sla]]\nname = \"strict_timing\"\nprobe = \"ttl\"\nmeasurement = "
+      "\"expiry_timing_error_seconds\"\nthreshold = \"< 0.01\"\nobjective = 0.999\n"));
+  ASSERT_EQ(rules.size(), 3u);
+  EXPECT_EQ(find(rules, "ttl_expiry_timing_error_seconds"), nullptr);
+  const auto* strict = find(rules, "strict_timing");
+  ASSERT_NE(strict, nullptr);
+  EXPECT_DOUBLE_EQ(strict->objective, 0.999);
+  EXPECT_FALSE(strict->threshold.holds(0.02));
+}
+
+TEST(SlaRules, DisabledSlaRemovesTheDefault) {
+  auto rules = build_sla_rules(
+      load("[[sla]]\nprobe = \"ttl\"\nmeasurement = \"expired_reclaim_ratio\"\n"
+           "threshold = \">= 0.95\"\nenabled = false\n"));
+  EXPECT_EQ(rules.size(), 2u);
+  EXPECT_EQ(find(rules, "ttl_expired_reclaim_ratio"), nullptr);
+}
+
+}  // namespace
+}  // namespace chaosd
