@@ -3,6 +3,8 @@
 
 #include <signal.h>
 
+#include <sstream>
+
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -133,6 +135,49 @@ TEST(Daemon, ReportsRedisDownAndRecoversWhenItComesBack) {
   EXPECT_NE(daemon.log().find("target main is down"), std::string::npos);
   daemon.signal(SIGTERM);
   EXPECT_EQ(daemon.wait_exit(10s), 0);
+}
+
+TEST(Daemon, ReportsAHungRedisAndRecoversWhenItAnswersAgain) {
+  RedisServer redis;
+  DaemonProcess daemon(config_for(redis));
+  auto target_up = [](double want) {
+    return [want](const HttpReply& r) {
+      return metric_value(r.body, "redis_chaosd_target_up", {"target=\"main\""}) == want;
+    };
+  };
+  ASSERT_TRUE(daemon.wait_for("/metrics", target_up(1), 10s));
+  redis.pause();  // the socket stays open, nothing answers: only deadlines can tell
+  ASSERT_TRUE(daemon.wait_for("/metrics", target_up(0), 10s)) << daemon.log();
+  // The daemon itself stays responsive while Redis hangs.
+  EXPECT_EQ(http_get(daemon.port(), "/healthz").status, 200);
+  redis.resume();
+  ASSERT_TRUE(daemon.wait_for("/metrics", target_up(1), 15s)) << daemon.log();
+  daemon.signal(SIGTERM);
+  EXPECT_EQ(daemon.wait_exit(10s), 0);
+  EXPECT_EQ(redis.count_keys("chaosd:*"), 0);
+}
+
+TEST(Daemon, JsonLogsAreOneValidObjectPerLine) {
+  RedisServer redis;
+  std::string config = config_for(redis);
+  config.replace(config.find("[daemon]\n"), 9, "[daemon]\nlog_format = \"json\"\n");
+  DaemonProcess daemon(config, {"--log-level", "debug"});
+  ASSERT_TRUE(daemon.wait_for("/metrics", [](const HttpReply& r) { return has_runs(r, "ttl", 1); },
+                              20s));
+  daemon.signal(SIGTERM);
+  ASSERT_EQ(daemon.wait_exit(10s), 0);
+  std::istringstream lines(daemon.log());
+  std::string line;
+  int parsed = 0;
+  bool saw_debug = false;
+  while (std::getline(lines, line)) {
+    auto record = nlohmann::json::parse(line);  // throws (fails the test) on a malformed line
+    EXPECT_TRUE(record.contains("time") && record.contains("level") && record.contains("msg"));
+    saw_debug = saw_debug || record["level"] == "debug";
+    ++parsed;
+  }
+  EXPECT_GE(parsed, 3);
+  EXPECT_TRUE(saw_debug) << "--log-level debug must override the config's level";
 }
 
 TEST(Daemon, SighupAppliesAGoodConfigAndKeepsTheOldOneOnABadOne) {
