@@ -61,9 +61,7 @@ asio::awaitable<ProbeResult> LatencyProbe::run(ProbeContext& ctx) {
 }
 
 asio::awaitable<Status> LatencyProbe::cleanup(ProbeContext& ctx) {
-  auto deleted = co_await delete_keys_with_prefix(ctx.redis, ctx.key_prefix);
-  if (!deleted) co_return deleted.error();
-  co_return Ok{};
+  co_return co_await delete_probe_keys(ctx);
 }
 
 ProbeType latency_probe_type() {

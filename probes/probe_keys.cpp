@@ -33,6 +33,12 @@ asio::awaitable<Result<int64_t>> delete_keys_with_prefix(RedisConnection& redis,
   co_return deleted;
 }
 
+asio::awaitable<Status> delete_probe_keys(ProbeContext& ctx) {
+  auto deleted = co_await delete_keys_with_prefix(ctx.redis, ctx.key_prefix);
+  if (!deleted) co_return deleted.error();
+  co_return Ok{};
+}
+
 asio::awaitable<bool> sleep_until(SteadyTime when) {
   asio::steady_timer timer(co_await asio::this_coro::executor, when);
   boost::system::error_code ec;

@@ -8,6 +8,7 @@
 
 #include "daemon/redis/connection.h"
 #include "daemon/util/clock.h"
+#include "probes/probe.h"
 
 namespace chaosd {
 
@@ -15,6 +16,9 @@ namespace chaosd {
 /// Returns the number of keys deleted, or the first error.
 boost::asio::awaitable<Result<int64_t>> delete_keys_with_prefix(RedisConnection& redis,
                                                                 const std::string& prefix);
+
+/// Deletes every key under ctx.key_prefix: the cleanup of every probe that keeps keys only there.
+boost::asio::awaitable<Status> delete_probe_keys(ProbeContext& ctx);
 
 /// Sleeps on the loop until `when`; returns false if the wait was cancelled (probe timed out).
 boost::asio::awaitable<bool> sleep_until(SteadyTime when);

@@ -237,9 +237,7 @@ asio::awaitable<ProbeResult> TtlProbe::run(ProbeContext& ctx) {
 }
 
 asio::awaitable<Status> TtlProbe::cleanup(ProbeContext& ctx) {
-  auto deleted = co_await delete_keys_with_prefix(ctx.redis, ctx.key_prefix);
-  if (!deleted) co_return deleted.error();
-  co_return Ok{};
+  co_return co_await delete_probe_keys(ctx);
 }
 
 ProbeType ttl_probe_type() {
