@@ -152,11 +152,13 @@ class Loader {
 
   static void check_key_prefix(const TableReader& table, const std::string& prefix) {
     // Probes build "{prefix}:{probe}:" with their own hash tags; braces or spaces would break them.
-    bool bad = prefix.empty() || prefix.find_first_of(" \t\r\n{}") != std::string::npos;
+    // Cleanup deletes "SCAN MATCH <prefix>*": a glob character would delete other people's keys.
+    bool bad = prefix.empty() || prefix.find_first_of(" \t\r\n{}*?[]\\") != std::string::npos;
     if (bad) {
       table.fail("key_prefix", in_quotes(prefix) +
                                    " is not a usable key prefix; it must be non-empty, without "
-                                   "spaces or '{' '}' (use e.g. \"chaosd\")");
+                                   "spaces, '{' '}' or glob characters * ? [ ] \\ (use e.g. "
+                                   "\"chaosd\")");
     }
   }
 

@@ -14,6 +14,8 @@ options:
   --config FILE       TOML configuration (see config/examples/)
   --check-config      validate the configuration and exit (0 valid, 2 invalid)
   --print-config      print the effective configuration (defaults filled, secrets redacted)
+  --once              run every probe once, print the SLA table, exit 1 on any breach (CI gate)
+  --report FILE       with --once: write the results as JSON, or JUnit XML if FILE ends in .xml
   --listen HOST:PORT  HTTP address, overrides daemon.listen (port 0 picks a free port)
   --log-level LEVEL   trace, debug, info, warn, error, critical or off
   --version           print the version and exit
@@ -54,6 +56,10 @@ CliParse parse_cli(const std::vector<std::string>& args) {
         }
         o.log_level = *v;
       }
+    } else if (name == "--report") {
+      if (auto v = value()) o.report_path = *v;
+    } else if (name == "--once" && !inline_value) {
+      o.once = true;
     } else if (name == "--check-config" && !inline_value) {
       o.check_config = true;
     } else if (name == "--print-config" && !inline_value) {
@@ -66,6 +72,10 @@ CliParse parse_cli(const std::vector<std::string>& args) {
       out.error = "unknown option " + arg + " (see --help)";
     }
     if (!out.error.empty()) return out;
+  }
+  if (!o.report_path.empty() && !o.once) {
+    out.error = "--report needs --once";
+    return out;
   }
   if (!o.help && !o.version && o.config_path.empty()) {
     out.error = "missing --config FILE (see --help; config/examples/minimal.toml is a start)";

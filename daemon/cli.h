@@ -10,6 +10,8 @@ namespace chaosd {
 struct CliOptions {
   std::string config_path;
   bool check_config = false;
+  bool once = false;
+  std::string report_path;  // with --once
   bool print_config = false;
   bool version = false;
   bool help = false;

@@ -10,6 +10,7 @@
 #include "build_info.h"
 #include "config/loader.h"
 #include "daemon/sla_rules.h"
+#include "daemon/target_connection.h"
 #include "daemon/status_json.h"
 #include "daemon/util/logging.h"
 #include "daemon/util/time_format.h"
@@ -52,18 +53,6 @@ void Daemon::request_stop() {
   asio::post(io_, [this] {
     if (!stopping_) asio::co_spawn(io_, shutdown(), asio::detached);
   });
-}
-
-ConnectionOptions Daemon::connection_options(const TargetConfig& target) const {
-  ConnectionOptions o;
-  o.host = target.host;
-  o.port = target.port;
-  o.username = target.username;
-  o.password = target.password;
-  o.db = target.db;
-  o.connect_timeout = target.connect_timeout;
-  o.command_timeout = target.command_timeout;
-  return o;
 }
 
 void Daemon::start_components() {

@@ -56,7 +56,6 @@ class Daemon final : public DaemonControl {
   void on_probe_run(const ProbeRun& run);
   void on_target_check(const std::string& target, const TargetHealth& health);
   void publish_snapshot();
-  ConnectionOptions connection_options(const TargetConfig& target) const;
 
   Config config_;
   DaemonOptions options_;

@@ -9,6 +9,7 @@
 #include "config/loader.h"
 #include "daemon/cli.h"
 #include "daemon/daemon.h"
+#include "daemon/once.h"
 #include "daemon/util/logging.h"
 #include "probes/registry.h"
 
@@ -51,6 +52,7 @@ int main(int argc, char** argv) {
   }
 
   setup_logging(options.log_level.value_or(config.daemon.log_level), config.daemon.log_format);
+  if (options.once) return run_once_command(config, options.report_path);
   try {
     Daemon daemon(std::move(config), DaemonOptions{options.config_path, options.listen,
                                                    options.log_level});

@@ -78,6 +78,8 @@ asio::awaitable<void> ProbeRunner::loop(Duration first_delay) {
     next += to_steady(config_.interval);
     auto now = steady_clock::now();
     while (next <= now) next += to_steady(config_.interval);
+    // A run asked for while this one ran happens now rather than at the next slot.
+    if (run_requested_) next = now;
   }
 }
 

@@ -26,11 +26,14 @@ std::vector<SlaRule> build_sla_rules(const Config& config) {
       rules.push_back(std::move(rule));
     }
   }
-  for (const auto& sla : config.slas) {
-    // A configured SLA on the same probe and measurement replaces the default.
-    std::erase_if(rules, [&](const SlaRule& r) {
+  // A configured SLA on a probe's measurement replaces that measurement's default; several
+  // configured SLAs on one measurement (say a tight and a loose threshold) all hold.
+  std::erase_if(rules, [&](const SlaRule& r) {
+    return std::any_of(config.slas.begin(), config.slas.end(), [&](const SlaConfig& sla) {
       return r.probe == sla.probe && r.measurement == sla.measurement;
     });
+  });
+  for (const auto& sla : config.slas) {
     const ProbeConfig* probe = config.find_probe(sla.probe);
     if (!sla.enabled || probe == nullptr || !probe->enabled) continue;
     SlaRule rule;

@@ -1,7 +1,7 @@
 #pragma once
 // Which SLAs hold: every probe type's defaults from our spec, bound to each configured probe,
-// then the config's [[sla]] entries (same probe + measurement replaces the default; enabled =
-// false removes it).
+// then the config's [[sla]] entries (any [[sla]] on a probe's measurement replaces that default;
+// several may hold on one measurement; enabled = false only removes the default).
 
 #include <vector>
 

@@ -130,6 +130,8 @@ void HttpServer::install_routes() {
     if (!res.body.empty()) return;
     if (res.status == 404) {
       send_error(res, 404, "no such endpoint: " + req.method + " " + req.path);
+    } else if (res.status == 400 && req.method == "POST" && !req.has_header("Content-Length")) {
+      send_error(res, 400, "POST needs a Content-Length header (send an empty body: curl -d '')");
     } else if (res.status == 413) {
       send_error(res, 413, "request body over 64 KiB");
     } else {

@@ -190,6 +190,7 @@ void Metrics::retain_slas(const std::vector<SlaRule>& keep) {
   for (const auto& [name, rule] : slas_) {
     auto it = kept.find(name);
     if (it != kept.end() && it->second.probe == rule.probe &&
+        it->second.measurement == rule.measurement &&
         it->second.target == rule.target && it->second.windows == rule.windows &&
         it->second.threshold.to_string() == rule.threshold.to_string()) {
       continue;

@@ -3,6 +3,7 @@
 
 #include <signal.h>
 
+#include <fstream>
 #include <sstream>
 
 #include <gtest/gtest.h>
@@ -200,6 +201,39 @@ TEST(Daemon, SighupAppliesAGoodConfigAndKeepsTheOldOneOnABadOne) {
       "/api/v1/probes",
       [](const HttpReply& r) { return r.body.find("\"latency2\"") != std::string::npos; }, 10s))
       << daemon.log();
+}
+
+TEST(Once, PassesOnAHealthyServerAndWritesAJsonReport) {
+  RedisServer redis;
+  TempDir dir;
+  auto config = dir.write("once.toml", config_for(redis));
+  auto report = dir.path() / "report.json";
+  auto once = run_program({CHAOSD_BINARY, "--once", "--config", config.string(), "--report",
+                           report.string()});
+  EXPECT_EQ(once.exit_code, 0) << once.output;
+  EXPECT_NE(once.output.find("ttl_expiry_accuracy_ratio"), std::string::npos);
+  std::ifstream in(report);
+  auto json = nlohmann::json::parse(in);
+  EXPECT_EQ(json["passed"], true);
+  EXPECT_EQ(json["probes"].size(), 2u);
+  EXPECT_EQ(redis.count_keys("chaosd:*"), 0);
+}
+
+TEST(Once, ABreachFailsTheGateAndShowsInJUnit) {
+  RedisServer redis;
+  TempDir dir;
+  // No command is ever faster than 0 s: this SLA cannot hold.
+  auto config = dir.write(
+      "once.toml", config_for(redis, "[[sla]]\nname = \"impossible\"\nprobe = \"latency\"\n"
+                                     "measurement = \"get_latency_seconds\"\nthreshold = \"< 0\"\n"));
+  auto report = dir.path() / "report.xml";
+  auto once = run_program({CHAOSD_BINARY, "--once", "--config", config.string(), "--report",
+                           report.string()});
+  EXPECT_EQ(once.exit_code, 1) << once.output;
+  std::ifstream in(report);
+  std::string xml((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(xml.find("failures=\"1\""), std::string::npos) << xml;
+  EXPECT_NE(xml.find("name=\"impossible\"><failure"), std::string::npos) << xml;
 }
 
 TEST(Daemon, ConfigErrorsNamePositionAndKeyAndExitTwo) {

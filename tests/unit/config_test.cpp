@@ -253,7 +253,10 @@ TEST(LoadConfigErrors, BadDaemonValues) {
   EXPECT_TRUE(FailsWith(with_target("[daemon]\nlog_level = \"verbose\"\n"), "test.toml:5:13",
                         "daemon.log_level", "use one of: trace, debug, info, warn, error"));
   EXPECT_TRUE(FailsWith(with_target("[daemon]\nkey_prefix = \"a{b}\"\n"), "test.toml:5:14",
-                        "daemon.key_prefix", "without spaces or '{' '}'"));
+                        "daemon.key_prefix", "without spaces, '{' '}'"));
+  // A glob character would make key cleanup (SCAN MATCH <prefix>*) delete foreign keys.
+  EXPECT_TRUE(FailsWith(with_target("[daemon]\nkey_prefix = \"app*\"\n"), "test.toml:5:14",
+                        "daemon.key_prefix", "glob characters"));
   EXPECT_TRUE(FailsWith(with_target("[daemon]\nstate_dir = \"\"\n"), "test.toml:5:13",
                         "daemon.state_dir", "must not be empty"));
 }

@@ -58,5 +58,17 @@ TEST(SlaRules, DisabledSlaRemovesTheDefault) {
   EXPECT_EQ(find(rules, "ttl_expired_reclaim_ratio"), nullptr);
 }
 
+TEST(SlaRules, SeveralSlasOnOneMeasurementAllHold) {
+  auto rules = build_sla_rules(load(
+      "[[sla]]\nname = \"timing_tight\"\nprobe = \"ttl\"\nmeasurement = "
+      "\"expiry_timing_error_seconds\"\nthreshold = \"< 0.005\"\n"
+      "[[sla]]\nname = \"timing_loose\"\nprobe = \"ttl\"\nmeasurement = "
+      "\"expiry_timing_error_seconds\"\nthreshold = \"< 0.1\"\n"));
+  EXPECT_EQ(rules.size(), 4u);
+  EXPECT_NE(find(rules, "timing_tight"), nullptr);
+  EXPECT_NE(find(rules, "timing_loose"), nullptr);
+  EXPECT_EQ(find(rules, "ttl_expiry_timing_error_seconds"), nullptr);
+}
+
 }  // namespace
 }  // namespace chaosd
