@@ -102,6 +102,26 @@ const TargetConfig* Config::find_target(std::string_view name) const {
   return it == targets.end() ? nullptr : &*it;
 }
 
+TargetConfig* Config::find_target(std::string_view name) {
+  return const_cast<TargetConfig*>(std::as_const(*this).find_target(name));
+}
+
+const char* to_string(TargetKind kind) {
+  switch (kind) {
+    case TargetKind::standalone: return "standalone";
+    case TargetKind::replicated: return "replicated";
+    case TargetKind::cluster: return "cluster";
+    case TargetKind::regions: return "regions";
+  }
+  return "standalone";
+}
+
+std::string NodeAddress::to_string() const {
+  std::string port_text = std::to_string(port);
+  if (host.find(':') != std::string::npos) return "[" + host + "]:" + port_text;
+  return host + ":" + port_text;
+}
+
 const ProbeConfig* Config::find_probe(std::string_view name) const {
   auto it = std::find_if(probes.begin(), probes.end(),
                          [&](const ProbeConfig& probe) { return probe.name == name; });

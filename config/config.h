@@ -39,7 +39,32 @@ class ConfigError : public std::runtime_error {
 };
 
 enum class LogFormat { text, json };
-enum class TargetKind { standalone };
+enum class TargetKind { standalone, replicated, cluster, regions };
+const char* to_string(TargetKind kind);
+
+struct NodeAddress {
+  std::string host;
+  uint16_t port = 0;
+  std::string to_string() const;  // "host:port", "[v6]:port"
+  bool operator==(const NodeAddress&) const = default;
+};
+
+/// One region of a `regions` target: a Redis endpoint in that region, writable or a replica.
+struct RegionConfig {
+  std::string name;
+  NodeAddress address;
+  bool writable = false;
+};
+
+/// [lab]: real redis-server processes started by the daemon (daemon/lab/). Each topology becomes a
+/// target of the same name ("standalone", "replicated", "cluster", "regions").
+struct LabConfig {
+  bool enabled = false;
+  std::vector<std::string> topologies = {"standalone", "replicated", "cluster", "regions"};
+  std::string redis_server = "redis-server";  // binary, looked up in PATH
+  Duration region_b_latency = std::chrono::milliseconds(20);  // one way, through a proxy link
+  Duration region_c_latency = std::chrono::milliseconds(60);
+};
 
 struct DaemonConfig {
   std::string listen = "127.0.0.1:9490";  // host:port of the HTTP server
@@ -53,8 +78,12 @@ struct DaemonConfig {
 struct TargetConfig {
   std::string name;
   TargetKind kind = TargetKind::standalone;
-  std::string host;  // from address = "host:port"
+  std::string host;  // standalone/replicated: the primary; cluster: first seed; regions: writable
   uint16_t port = 6379;
+  std::vector<NodeAddress> replicas;  // replicated: listed replicas (else found via INFO)
+  std::vector<NodeAddress> seeds;     // cluster: where to read the slot map from
+  std::vector<RegionConfig> regions;  // regions: every region, at least one writable
+  bool lab = false;                   // started by the embedded lab; addresses filled at start
   std::string username;                 // empty: AUTH with password only (or no AUTH)
   std::optional<std::string> password;  // resolved from password or password_env at load time
   std::string password_env;             // name of the env var, kept for --print-config
@@ -106,11 +135,13 @@ struct SlaConfig {
 struct Config {
   std::string source_file;  // path it was loaded from ("<embedded>" for built-ins)
   DaemonConfig daemon;
+  LabConfig lab;
   std::vector<TargetConfig> targets;
   std::vector<ProbeConfig> probes;
   std::vector<SlaConfig> slas;  // only the [[sla]] tables; probe defaults are added by the daemon
 
   const TargetConfig* find_target(std::string_view name) const;
+  TargetConfig* find_target(std::string_view name);
   const ProbeConfig* find_probe(std::string_view name) const;
 };
 

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 #include <utility>
 
@@ -26,7 +27,8 @@ constexpr Duration kMinSlaWindow = 10s;
 const std::vector<std::string> kLogLevels = {"trace", "debug",    "info", "warn",
                                              "error", "critical", "off"};
 const std::vector<std::string> kLogFormats = {"text", "json"};
-const std::vector<std::string> kTargetKinds = {"standalone"};
+const std::vector<std::string> kTargetKinds = {"standalone", "replicated", "cluster", "regions"};
+const std::vector<std::string> kLabTopologies = {"standalone", "replicated", "cluster", "regions"};
 
 constexpr std::string_view kAddressExamples = R"((use e.g. "127.0.0.1:6379" or "[::1]:6379"))";
 
@@ -109,6 +111,7 @@ class Loader {
   Config load(toml::table& document) {
     TableReader root(document, "", file_);
     std::optional<TableReader> daemon = root.get_table("daemon");
+    std::optional<TableReader> lab = root.get_table("lab");
     std::vector<TableReader> targets = root.get_table_array("targets");
     std::vector<TableReader> probes = root.get_table_array("probes");
     std::vector<TableReader> slas = root.get_table_array("sla");
@@ -116,11 +119,12 @@ class Loader {
 
     config_.source_file = file_;
     if (daemon) read_daemon(*daemon);
+    if (lab) read_lab(*lab);
     for (TableReader& target : targets) config_.targets.push_back(read_target(target));
     if (config_.targets.empty()) {
       root.fail("targets",
                 "no Redis target configured; add a [[targets]] table with a name and an "
-                "address, e.g. address = \"127.0.0.1:6379\"");
+                "address, e.g. address = \"127.0.0.1:6379\" (or a [lab] table, or run --lab)");
     }
     for (TableReader& probe : probes) config_.probes.push_back(read_probe(probe));
     for (TableReader& sla : slas) config_.slas.push_back(read_sla(sla));
@@ -163,17 +167,15 @@ class Loader {
   }
 
   TargetConfig read_target(TableReader& table) {
-    table.expect_only({"name", "kind", "address", "username", "password", "password_env", "db",
-                       "chaos_allowed", "connect_timeout", "command_timeout"});
+    table.expect_only({"name", "kind", "address", "replicas", "seeds", "regions", "username",
+                       "password", "password_env", "db", "chaos_allowed", "connect_timeout",
+                       "command_timeout"});
     TargetConfig target;
     target.where = table.where();
     target.name = table.require_string("name", "\"main\"");
     check_name(table, "name", target.name, target_names_, "[[targets]]");
-    table.get_choice("kind", kTargetKinds);  // the only kind so far is the default
-    HostPort address =
-        read_address(table, "address", table.require_string("address", "\"127.0.0.1:6379\""));
-    target.host = address.host;
-    target.port = address.port;
+    target.kind = kind_of(table.get_choice("kind", kTargetKinds).value_or("standalone"));
+    read_endpoints(table, target);
     assign(table.get_string("username"), target.username);
     read_password(table, target);
     assign(table.get_int("db", 0, 10000), target.db);
@@ -181,6 +183,135 @@ class Loader {
     assign(table.get_duration("connect_timeout", kPositive, kMaxTimeout), target.connect_timeout);
     assign(table.get_duration("command_timeout", kPositive, kMaxTimeout), target.command_timeout);
     return target;
+  }
+
+  static TargetKind kind_of(const std::string& name) {
+    if (name == "replicated") return TargetKind::replicated;
+    if (name == "cluster") return TargetKind::cluster;
+    if (name == "regions") return TargetKind::regions;
+    return TargetKind::standalone;
+  }
+
+  // Which address keys a target needs depends on its kind: a cluster has seeds, regions have
+  // regions, the others an address (and replicated may list its replicas).
+  static void read_endpoints(TableReader& table, TargetConfig& target) {
+    const char* kind = to_string(target.kind);
+    auto refuse = [&](std::string_view key, const char* instead) {
+      if (table.find(key) != nullptr) {
+        table.fail(key, std::string(key) + " does not apply to kind = \"" + kind + "\"; " + instead);
+      }
+    };
+    if (target.kind == TargetKind::cluster) {
+      refuse("address", "list the cluster's nodes in seeds = [\"host:port\", ...]");
+      refuse("replicas", "a cluster's replicas are discovered from its slot map");
+      refuse("regions", "regions are a kind of their own");
+      target.seeds = read_address_list(table, "seeds", true);
+      target.host = target.seeds.front().host;
+      target.port = target.seeds.front().port;
+      return;
+    }
+    if (target.kind == TargetKind::regions) {
+      refuse("address", "give each region its address in regions = [{...}]");
+      refuse("replicas", "replica regions are listed in regions");
+      refuse("seeds", "seeds are for kind = \"cluster\"");
+      read_regions(table, target);
+      return;
+    }
+    refuse("seeds", "seeds are for kind = \"cluster\"");
+    refuse("regions", "regions are for kind = \"regions\"");
+    if (target.kind == TargetKind::standalone) {
+      refuse("replicas", "use kind = \"replicated\" for a primary with replicas");
+    } else {
+      target.replicas = read_address_list(table, "replicas", false);
+    }
+    HostPort address =
+        read_address(table, "address", table.require_string("address", "\"127.0.0.1:6379\""));
+    target.host = address.host;
+    target.port = address.port;
+  }
+
+  static std::vector<NodeAddress> read_address_list(TableReader& table, std::string_view key,
+                                                    bool required) {
+    std::optional<std::vector<std::string>> texts = table.get_string_array(key);
+    if (!texts || texts->empty()) {
+      if (!required) return {};
+      table.fail_missing(key, "list at least one node, e.g. " + std::string(key) +
+                                  " = [\"127.0.0.1:7000\", \"127.0.0.1:7001\"]");
+    }
+    std::vector<NodeAddress> out;
+    for (const std::string& text : *texts) {
+      HostPort a = read_address(table, key, text);
+      out.push_back({a.host, a.port});
+    }
+    return out;
+  }
+
+  static void read_regions(TableReader& table, TargetConfig& target) {
+    std::vector<TableReader> regions = table.get_table_array("regions");
+    if (regions.size() < 2) {
+      table.fail_missing("regions", "a regions target needs at least two regions, e.g. regions = "
+                                    "[{name = \"eu\", address = \"10.0.0.1:6379\", writable = "
+                                    "true}, {name = \"us\", address = \"10.1.0.1:6379\"}]");
+    }
+    std::set<std::string, std::less<>> names;
+    for (TableReader& region : regions) {
+      region.expect_only({"name", "address", "writable"});
+      RegionConfig r;
+      r.name = region.require_string("name", "\"eu\"");
+      if (!is_identifier(r.name) || !names.insert(r.name).second) {
+        region.fail("name", in_quotes(r.name) + " is not a unique region name of letters, digits, "
+                                                "'_' or '-'");
+      }
+      HostPort a = read_address(region, "address", region.require_string("address", "\"h:6379\""));
+      r.address = {a.host, a.port};
+      assign(region.get_bool("writable"), r.writable);
+      target.regions.push_back(std::move(r));
+    }
+    auto writable = std::find_if(target.regions.begin(), target.regions.end(),
+                                 [](const RegionConfig& r) { return r.writable; });
+    if (writable == target.regions.end()) {
+      table.fail("regions", "no region is writable; mark the primary's region writable = true");
+    }
+    target.host = writable->address.host;
+    target.port = writable->address.port;
+  }
+
+  // Each lab topology is a target named after it; its addresses are known only once the lab has
+  // started its processes.
+  void read_lab(TableReader& table) {
+    table.expect_only({"enabled", "topologies", "redis_server", "region_b_latency",
+                       "region_c_latency"});
+    LabConfig& lab = config_.lab;
+    lab.enabled = table.get_bool("enabled").value_or(true);
+    if (auto topologies = table.get_string_array("topologies")) {
+      std::set<std::string, std::less<>> seen;
+      for (const std::string& t : *topologies) {
+        if (std::find(kLabTopologies.begin(), kLabTopologies.end(), t) == kLabTopologies.end() ||
+            !seen.insert(t).second) {
+          table.fail("topologies", in_quotes(t) + " is not a lab topology, or is listed twice; use "
+                                                  "some of: " + join_names(kLabTopologies));
+        }
+      }
+      lab.topologies = *topologies;
+    }
+    assign(table.get_string("redis_server"), lab.redis_server);
+    assign(table.get_duration("region_b_latency", Duration::zero(), std::chrono::seconds(10)),
+           lab.region_b_latency);
+    assign(table.get_duration("region_c_latency", Duration::zero(), std::chrono::seconds(10)),
+           lab.region_c_latency);
+    if (!lab.enabled) return;
+    for (const std::string& topology : lab.topologies) {
+      TargetConfig target;
+      target.name = topology;
+      target.kind = kind_of(topology);
+      target.host = "127.0.0.1";
+      target.port = 0;
+      target.lab = true;
+      target.chaos_allowed = true;  // the lab's own processes are there to be broken
+      target.where = table.where();
+      target_names_.insert({topology, target.where});
+      config_.targets.push_back(std::move(target));
+    }
   }
 
   static void read_password(TableReader& table, TargetConfig& target) {

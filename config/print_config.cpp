@@ -40,10 +40,22 @@ std::string toml_params(const toml::table& params) {
   return out.str();
 }
 
-std::string address_of(const TargetConfig& target) {
-  bool ipv6 = target.host.find(':') != std::string::npos;
-  std::string host = ipv6 ? "[" + target.host + "]" : target.host;
-  return host + ":" + std::to_string(target.port);
+std::string address_list(const std::vector<NodeAddress>& nodes) {
+  std::string out = "[";
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    out += (i ? ", " : "") + toml_string(nodes[i].to_string());
+  }
+  return out + "]";
+}
+
+std::string region_list(const std::vector<RegionConfig>& regions) {
+  std::string out = "[";
+  for (size_t i = 0; i < regions.size(); ++i) {
+    out += std::string(i ? ", " : "") + "{ name = " + toml_string(regions[i].name) +
+           ", address = " + toml_string(regions[i].address.to_string()) +
+           ", writable = " + toml_bool(regions[i].writable) + " }";
+  }
+  return out + "]";
 }
 
 void line(std::ostream& out, std::string_view key, const std::string& value) {
@@ -60,11 +72,30 @@ void print_daemon(std::ostream& out, const DaemonConfig& daemon) {
   line(out, "shutdown_timeout", toml_duration(daemon.shutdown_timeout));
 }
 
+void print_lab(std::ostream& out, const LabConfig& lab) {
+  out << "\n[lab]\n";
+  line(out, "enabled", toml_bool(lab.enabled));
+  std::string topologies = "[";
+  for (size_t i = 0; i < lab.topologies.size(); ++i) {
+    topologies += (i ? ", " : "") + toml_string(lab.topologies[i]);
+  }
+  line(out, "topologies", topologies + "]");
+  line(out, "redis_server", toml_string(lab.redis_server));
+  line(out, "region_b_latency", toml_duration(lab.region_b_latency));
+  line(out, "region_c_latency", toml_duration(lab.region_c_latency));
+}
+
 void print_target(std::ostream& out, const TargetConfig& target) {
   out << "\n[[targets]]\n";
   line(out, "name", toml_string(target.name));
-  line(out, "kind", toml_string("standalone"));
-  line(out, "address", toml_string(address_of(target)));
+  line(out, "kind", toml_string(to_string(target.kind)));
+  switch (target.kind) {
+    case TargetKind::cluster: line(out, "seeds", address_list(target.seeds)); break;
+    case TargetKind::regions: line(out, "regions", region_list(target.regions)); break;
+    default:
+      line(out, "address", toml_string(NodeAddress{target.host, target.port}.to_string()));
+      if (!target.replicas.empty()) line(out, "replicas", address_list(target.replicas));
+  }
   if (!target.username.empty()) line(out, "username", toml_string(target.username));
   if (!target.password_env.empty()) {
     // Naming the variable round-trips without revealing anything.
@@ -108,7 +139,11 @@ std::string print_config(const Config& config) {
   out << "# Effective configuration of redis-chaosd loaded from " << config.source_file
       << ", defaults filled in.\n\n";
   print_daemon(out, config.daemon);
-  for (const TargetConfig& target : config.targets) print_target(out, target);
+  if (config.lab.enabled) print_lab(out, config.lab);
+  // Lab targets come from [lab]; printing them as [[targets]] would not load again.
+  for (const TargetConfig& target : config.targets) {
+    if (!target.lab) print_target(out, target);
+  }
   for (const ProbeConfig& probe : config.probes) print_probe(out, probe);
   for (const SlaConfig& sla : config.slas) print_sla(out, sla);
   return out.str();

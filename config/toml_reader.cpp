@@ -206,6 +206,19 @@ std::optional<std::string> TableReader::get_string(std::string_view key) {
   return std::nullopt;
 }
 
+std::optional<std::vector<std::string>> TableReader::get_string_array(std::string_view key) {
+  toml::node* node = find(key);
+  if (node == nullptr) return std::nullopt;
+  std::string expected = "an array of strings";
+  if (!node->is_array()) fail_type(*node, file_, path_of(key), expected);
+  std::vector<std::string> out;
+  toml::array& array = *node->as_array();
+  for (size_t i = 0; i < array.size(); ++i) {
+    out.push_back(read_string(array[i], file_, path_of(key) + "[" + std::to_string(i) + "]"));
+  }
+  return out;
+}
+
 std::optional<std::string> TableReader::get_choice(std::string_view key,
                                                    const std::vector<std::string>& allowed) {
   if (const toml::node* node = find(key)) return read_choice(*node, file_, path_of(key), allowed);

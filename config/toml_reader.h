@@ -84,6 +84,9 @@ class TableReader {
   std::optional<bool> get_bool(std::string_view key);
   std::optional<Duration> get_duration(std::string_view key, Duration min, Duration max);
 
+  /// An array of strings (["a", "b"]); nullopt when absent.
+  std::optional<std::vector<std::string>> get_string_array(std::string_view key);
+
   /// Like get_string() but a missing key is an error at the table; `example` shows a fix.
   std::string require_string(std::string_view key, std::string_view example);
 

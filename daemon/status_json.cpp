@@ -8,8 +8,9 @@ using nlohmann::json;
 
 json target_json(const TargetConfig& target, const TargetHealth& health) {
   return json{{"name", target.name},
-              {"kind", "standalone"},
-              {"address", target.host + ":" + std::to_string(target.port)},
+              {"kind", to_string(target.kind)},
+              {"lab", target.lab},
+              {"address", NodeAddress{target.host, target.port}.to_string()},
               {"db", target.db},
               {"chaos_allowed", target.chaos_allowed},
               {"checked", health.checked},

@@ -224,7 +224,7 @@ TEST(LoadConfigErrors, TomlSyntaxErrorKeepsParserPosition) {
 
 TEST(LoadConfigErrors, UnknownTopLevelTable) {
   EXPECT_TRUE(FailsWith(with_target("[chaos]\nenabled = true\n"), "test.toml:4:2", "chaos",
-                        "unknown key; remove it or use one of: daemon, targets, probes, sla"));
+                        "unknown key; remove it or use one of: daemon, lab, targets, probes, sla"));
 }
 
 TEST(LoadConfigErrors, UnknownKeySuggestsTheClosestOne) {
@@ -277,8 +277,10 @@ TEST(LoadConfigErrors, BadTargets) {
                         "duplicate name \"main\" (the other one is at test.toml:2:8)"));
   EXPECT_TRUE(FailsWith("[[targets]]\nname = \"my redis\"\naddress = \"h:1\"\n", "test.toml:2:8",
                         "targets[0].name", "use only letters, digits"));
-  EXPECT_TRUE(FailsWith(with_target("kind = \"cluster\"\n"), "test.toml:4:8", "targets[0].kind",
-                        "\"cluster\" is not allowed here; use one of: standalone"));
+  EXPECT_TRUE(FailsWith(with_target("kind = \"sentinel\"\n"), "test.toml:4:8", "targets[0].kind",
+                        "use one of: standalone, replicated, cluster, regions"));
+  EXPECT_TRUE(FailsWith(with_target("kind = \"cluster\"\n"), "test.toml:3:11",
+                        "targets[0].address", "does not apply to kind = \"cluster\""));
   EXPECT_TRUE(FailsWith(with_target("db = 10001\n"), "test.toml:4:6", "targets[0].db",
                         "10001 is out of range (0..10000)"));
   EXPECT_TRUE(FailsWith(with_target("command_timeout = \"2h\"\n"), "test.toml:4:19",
@@ -537,6 +539,62 @@ TEST_F(ParamReaderTest, FinishRejectsTheFirstUnusedKeyListingKnownOnes) {
   ParamReader all(used, "probes[0].params", "p.toml");
   all.get_int("a", 0, 0, 10);
   EXPECT_NO_THROW(all.finish());
+}
+
+TEST(LoadConfigKinds, ClusterReplicatedAndRegionsTargets) {
+  Config config = load(R"([[targets]]
+name = "c"
+kind = "cluster"
+seeds = ["127.0.0.1:7000", "127.0.0.1:7001"]
+
+[[targets]]
+name = "r"
+kind = "replicated"
+address = "127.0.0.1:6380"
+replicas = ["127.0.0.1:6381"]
+
+[[targets]]
+name = "g"
+kind = "regions"
+regions = [{ name = "eu", address = "127.0.0.1:6390", writable = true },
+           { name = "us", address = "127.0.0.1:6391" }]
+)");
+  ASSERT_EQ(config.targets.size(), 3u);
+  EXPECT_EQ(config.targets[0].kind, TargetKind::cluster);
+  EXPECT_EQ(config.targets[0].seeds.size(), 2u);
+  EXPECT_EQ(config.targets[0].port, 7000);
+  EXPECT_EQ(config.targets[1].replicas.at(0).port, 6381);
+  EXPECT_EQ(config.targets[2].regions.size(), 2u);
+  EXPECT_EQ(config.targets[2].port, 6390);  // the writable region is the primary
+  // Round trip through --print-config.
+  Config again = load(print_config(config));
+  EXPECT_EQ(again.targets[2].regions[1].address.to_string(), "127.0.0.1:6391");
+  EXPECT_EQ(again.targets[0].seeds, config.targets[0].seeds);
+}
+
+TEST(LoadConfigKinds, KindSpecificMistakes) {
+  EXPECT_TRUE(FailsWith("[[targets]]\nname = \"c\"\nkind = \"cluster\"\n", "test.toml:1:1",
+                        "targets[0].seeds", "list at least one node"));
+  EXPECT_TRUE(FailsWith("[[targets]]\nname = \"g\"\nkind = \"regions\"\nregions = [{ name = "
+                        "\"eu\", address = \"h:1\" }, { name = \"us\", address = \"h:2\" }]\n",
+                        "test.toml:4:11", "targets[0].regions", "no region is writable"));
+  EXPECT_TRUE(FailsWith(with_target("replicas = [\"h:1\"]\n"), "test.toml:4:12",
+                        "targets[0].replicas", "use kind = \"replicated\""));
+}
+
+TEST(LoadConfigKinds, LabTopologiesBecomeTargets) {
+  Config config = load("[lab]\ntopologies = [\"standalone\", \"cluster\"]\n"
+                       "[[probes]]\ntype = \"latency\"\ntarget = \"cluster\"\n");
+  ASSERT_EQ(config.targets.size(), 2u);
+  EXPECT_TRUE(config.lab.enabled);
+  EXPECT_TRUE(config.targets[1].lab);
+  EXPECT_EQ(config.targets[1].kind, TargetKind::cluster);
+  EXPECT_TRUE(config.targets[1].chaos_allowed);
+  EXPECT_TRUE(FailsWith("[lab]\ntopologies = [\"sentinel\"]\n", "test.toml:2:14",
+                        "lab.topologies", "not a lab topology"));
+  EXPECT_TRUE(FailsWith("[lab]\ntopologies = [\"standalone\"]\n[[targets]]\nname = "
+                        "\"standalone\"\naddress = \"h:1\"\n",
+                        "test.toml:4:8", "targets[0].name", "duplicate name"));
 }
 
 }  // namespace
