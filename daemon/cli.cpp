@@ -6,12 +6,15 @@ namespace chaosd {
 
 std::string usage_text() {
   return R"(usage: redis-chaosd --config FILE [options]
+       redis-chaosd --lab [options]
 
 Probes a Redis deployment continuously, judges each measurement against its SLA and exports
 compliance, error budgets and burn rates as Prometheus metrics and an HTTP status API.
 
 options:
   --config FILE       TOML configuration (see config/examples/)
+  --lab               start an embedded lab of redis-server processes and probe it
+                      (config/lab.toml, compiled in; the same as a [lab] table in a config)
   --check-config      validate the configuration and exit (0 valid, 2 invalid)
   --print-config      print the effective configuration (defaults filled, secrets redacted)
   --once              run every probe once, print the SLA table, exit 1 on any breach (CI gate)
@@ -58,6 +61,8 @@ CliParse parse_cli(const std::vector<std::string>& args) {
       }
     } else if (name == "--report") {
       if (auto v = value()) o.report_path = *v;
+    } else if (name == "--lab" && !inline_value) {
+      o.lab = true;
     } else if (name == "--once" && !inline_value) {
       o.once = true;
     } else if (name == "--check-config" && !inline_value) {
@@ -77,8 +82,13 @@ CliParse parse_cli(const std::vector<std::string>& args) {
     out.error = "--report needs --once";
     return out;
   }
-  if (!o.help && !o.version && o.config_path.empty()) {
-    out.error = "missing --config FILE (see --help; config/examples/minimal.toml is a start)";
+  if (o.lab && !o.config_path.empty()) {
+    out.error = "--lab runs the built-in lab config; to combine a lab with your own config, add a "
+                "[lab] table to it instead";
+    return out;
+  }
+  if (!o.help && !o.version && !o.lab && o.config_path.empty()) {
+    out.error = "missing --config FILE or --lab (see --help; config/examples/minimal.toml is a start)";
   }
   return out;
 }

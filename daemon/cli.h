@@ -9,6 +9,7 @@ namespace chaosd {
 
 struct CliOptions {
   std::string config_path;
+  bool lab = false;  // run on the embedded lab (config/lab.toml compiled in)
   bool check_config = false;
   bool once = false;
   std::string report_path;  // with --once

@@ -5,6 +5,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
+#include <spdlog/fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include "build_info.h"
@@ -26,7 +27,8 @@ Daemon::Daemon(Config config, DaemonOptions options)
       signals_(io_, SIGINT, SIGTERM, SIGHUP),
       heartbeat_(io_),
       sla_(clock_),
-      http_(*this) {}
+      http_(*this),
+      proxy_(io_.get_executor()) {}
 
 Daemon::~Daemon() { http_.stop(); }
 
@@ -40,13 +42,44 @@ int Daemon::run() {
   }
   spdlog::info("redis-chaosd {} serving http on {} (port {}): /, /metrics, /status", kVersion,
                listen, http_.port());
+  if (Status lab = start_lab(); !lab) {
+    spdlog::error("{}", lab.error().message);
+    http_.stop();
+    return 1;
+  }
   start_components();
   watch_signals();
   beat();
+  io_.restart();
   io_.run();
   http_.stop();
+  proxy_.stop();
+  if (lab_) {
+    lab_->stop();
+    spdlog::info("lab stopped");
+  }
   spdlog::info("redis-chaosd stopped");
   return exit_code_;
+}
+
+Status Daemon::start_lab() {
+  if (!config_.lab.enabled) return Ok{};
+  spdlog::info("lab: starting {} under {}", fmt::join(config_.lab.topologies, ", "),
+               config_.daemon.state_dir);
+  lab_ = std::make_unique<Lab>(config_.lab, config_.daemon.state_dir);
+  // The proxy lives on the loop, which does not run yet: let it relay while the lab waits.
+  Status started = lab_->start(&proxy_, [this] {
+    io_.restart();
+    io_.poll();
+  });
+  if (!started) return started;
+  lab_->apply_to(config_);
+  return Ok{};
+}
+
+void Daemon::watch_lab() {
+  if (!lab_) return;
+  for (const auto& name : lab_->reap_deaths()) spdlog::warn("lab: {} died", name);
 }
 
 void Daemon::request_stop() {
@@ -80,7 +113,7 @@ void Daemon::start_components() {
     auto instance = type->create(probe, "probes[" + std::to_string(i) + "].params");
     metrics_.add_probe(probe.name, probe.type, probe.target);
     runners_.push_back(std::make_unique<ProbeRunner>(
-        io_.get_executor(), probe, std::move(instance), connection_options(*target),
+        io_.get_executor(), probe, std::move(instance), *target, connection_options(*target),
         config_.daemon.key_prefix, clock_, [this](const ProbeRun& run) { on_probe_run(run); }));
     // Stagger first runs so that probes do not all hit the target in the same millisecond.
     runners_.back()->start(std::chrono::milliseconds(200) * index++);
@@ -120,6 +153,12 @@ asio::awaitable<void> Daemon::reload() {
   ProbeRegistryCatalog catalog;
   try {
     Config fresh = load_config_file(options_.config_path, &catalog);
+    if (lab_) {
+      if (fresh.lab.topologies != config_.lab.topologies) {
+        spdlog::warn("reload: lab topologies changed; the lab keeps running as started");
+      }
+      lab_->apply_to(fresh);
+    }
     if (fresh.daemon.listen != config_.daemon.listen && !options_.listen) {
       spdlog::warn("reload: daemon.listen changed to {}; it takes effect after a restart",
                    fresh.daemon.listen);
@@ -153,6 +192,7 @@ void Daemon::watch_signals() {
 void Daemon::beat() {
   if (stopping_) return;
   snapshots_.beat(clock_.wall_now());
+  watch_lab();
   heartbeat_.expires_after(std::chrono::seconds(1));
   heartbeat_.async_wait([this](boost::system::error_code ec) {
     if (!ec) beat();
@@ -163,7 +203,7 @@ void Daemon::on_probe_run(const ProbeRun& run) {
   metrics_.record_probe_run(run.probe, run.type, run.target, run.ok, run.duration_seconds,
                             unix_seconds(run.finished_at));
   for (const auto& m : run.result.measurements) {
-    metrics_.record_measurement(run.probe, run.target, m.name, m.value);
+    metrics_.record_measurement(run.probe, run.target, m.name, m.subject, m.value);
     for (const auto& verdict : sla_.record(run.probe, m.name, m.value)) {
       metrics_.record_sla_event(verdict.rule->name, verdict.good);
       if (verdict.transition == SlaTransition::breach) {

@@ -14,8 +14,10 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "chaos/proxy/fault_proxy.h"
 #include "config/config.h"
 #include "daemon/http/http_server.h"
+#include "daemon/lab/lab.h"
 #include "daemon/metrics/metrics.h"
 #include "daemon/probe_runner.h"
 #include "daemon/sla/sla_engine.h"
@@ -53,6 +55,8 @@ class Daemon final : public DaemonControl {
   boost::asio::awaitable<void> reload();
   void watch_signals();
   void beat();
+  Status start_lab();
+  void watch_lab();
   void on_probe_run(const ProbeRun& run);
   void on_target_check(const std::string& target, const TargetHealth& health);
   void publish_snapshot();
@@ -67,6 +71,8 @@ class Daemon final : public DaemonControl {
   SlaEngine sla_;
   SnapshotBox snapshots_;
   HttpServer http_;
+  FaultProxy proxy_;
+  std::unique_ptr<Lab> lab_;
   std::vector<std::unique_ptr<TargetMonitor>> monitors_;
   std::vector<std::unique_ptr<ProbeRunner>> runners_;
   WallTime started_at_{};

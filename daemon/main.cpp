@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include "build_info.h"
+#include "lab_config.h"
 #include "config/loader.h"
 #include "daemon/cli.h"
 #include "daemon/daemon.h"
@@ -36,13 +37,14 @@ int main(int argc, char** argv) {
   ProbeRegistryCatalog catalog;
   Config config;
   try {
-    config = load_config_file(options.config_path, &catalog);
+    config = options.lab ? load_config_string(kEmbeddedLabToml, "<embedded config/lab.toml>", &catalog)
+                         : load_config_file(options.config_path, &catalog);
   } catch (const ConfigError& e) {
     std::cerr << e.what() << "\n";
     return 2;
   }
   if (options.check_config) {
-    std::cout << options.config_path << ": ok (" << config.targets.size() << " targets, "
+    std::cout << (options.lab ? "lab config" : options.config_path) << ": ok (" << config.targets.size() << " targets, "
               << config.probes.size() << " probes, " << config.slas.size() << " SLAs)\n";
     return 0;
   }

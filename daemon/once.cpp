@@ -69,7 +69,7 @@ OnceOutcome run_every_probe_once(const Config& config) {
       if (!probe.enabled || type == nullptr || target == nullptr) continue;
       ProbeRunner runner(io.get_executor(), probe,
                          type->create(probe, "probes[" + std::to_string(i) + "].params"),
-                         connection_options(*target), config.daemon.key_prefix, clock,
+                         *target, connection_options(*target), config.daemon.key_prefix, clock,
                          [](const ProbeRun&) {});
       ProbeRun run = co_await runner.run_once();
       Status cleaned = co_await runner.stop(config.daemon.shutdown_timeout);

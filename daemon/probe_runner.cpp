@@ -34,14 +34,16 @@ steady_clock::duration to_steady(Duration d) {
 }  // namespace
 
 ProbeRunner::ProbeRunner(asio::any_io_executor executor, ProbeConfig config,
-                         std::unique_ptr<Probe> probe, const ConnectionOptions& target,
+                         std::unique_ptr<Probe> probe, const TargetConfig& topology,
+                         const ConnectionOptions& target,
                          const std::string& key_prefix, const Clock& clock, OnRun on_run)
     : executor_(executor),
       config_(std::move(config)),
       probe_(std::move(probe)),
+      topology_(topology),
       target_(named(target, config_.name)),
       redis_(executor, target_),
-      context_{executor, redis_, target_, key_prefix + ":" + config_.name + ":", clock},
+      context_{executor, redis_, target_, topology_, key_prefix + ":" + config_.name + ":", clock},
       on_run_(std::move(on_run)),
       wake_(executor),
       finished_(executor) {}

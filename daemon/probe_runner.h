@@ -33,7 +33,8 @@ class ProbeRunner {
   using OnRun = std::function<void(const ProbeRun&)>;
 
   ProbeRunner(boost::asio::any_io_executor executor, ProbeConfig config,
-              std::unique_ptr<Probe> probe, const ConnectionOptions& target,
+              std::unique_ptr<Probe> probe, const TargetConfig& topology,
+              const ConnectionOptions& target,
               const std::string& key_prefix, const Clock& clock, OnRun on_run);
   ~ProbeRunner();
 
@@ -58,6 +59,7 @@ class ProbeRunner {
   boost::asio::any_io_executor executor_;
   ProbeConfig config_;
   std::unique_ptr<Probe> probe_;
+  TargetConfig topology_;
   ConnectionOptions target_;
   RedisConnection redis_;
   ProbeContext context_;

@@ -34,7 +34,9 @@ json probe_json(const ProbeRunner& runner) {
            {"last_run", nullptr}};
   if (const auto& run = runner.last_run()) {
     json measurements = json::object();
-    for (const auto& m : run->result.measurements) measurements[m.name] = m.value;
+    for (const auto& m : run->result.measurements) {
+      measurements[m.subject.empty() ? m.name : m.name + "{" + m.subject + "}"] = m.value;
+    }
     out["last_run"] = json{{"ok", run->ok},
                            {"timed_out", run->timed_out},
                            {"duration_seconds", run->duration_seconds},

@@ -1,5 +1,7 @@
 #include "daemon/target_monitor.h"
 
+#include "daemon/redis/info.h"
+
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/redirect_error.hpp>
@@ -9,14 +11,6 @@
 namespace chaosd {
 namespace asio = boost::asio;
 using std::chrono::steady_clock;
-
-std::string info_field(const std::string& info, const std::string& field) {
-  auto at = info.find(field + ":");
-  if (at == std::string::npos) return "";
-  at += field.size() + 1;
-  auto end = info.find_first_of("\r\n", at);
-  return info.substr(at, end == std::string::npos ? std::string::npos : end - at);
-}
 
 TargetMonitor::TargetMonitor(asio::any_io_executor executor, const TargetConfig& target,
                              ConnectionOptions options, Duration interval, OnCheck on_check)

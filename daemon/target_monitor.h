@@ -54,7 +54,4 @@ class TargetMonitor {
   int checks_ = 0;
 };
 
-/// The value of `field` in an INFO reply ("role:master\r\n..."), or "".
-std::string info_field(const std::string& info, const std::string& field);
-
 }  // namespace chaosd

@@ -12,6 +12,7 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 
+#include "config/config.h"
 #include "daemon/redis/connection.h"
 #include "daemon/util/clock.h"
 #include "probes/probe_result.h"
@@ -22,6 +23,7 @@ struct ProbeContext {
   boost::asio::any_io_executor executor;
   RedisConnection& redis;              // this probe's own connection to its target
   const ConnectionOptions& target;     // to open extra connections (e.g. a subscriber)
+  const TargetConfig& topology;        // the target's kind, replicas, regions, seeds
   std::string key_prefix;              // "<daemon.key_prefix>:<probe name>:"
   const Clock& clock;
 };

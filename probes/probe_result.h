@@ -12,6 +12,7 @@ namespace chaosd {
 struct Measurement {
   std::string name;
   double value = 0;
+  std::string subject;  // what was measured when a run measures several: a replica, a region
 };
 
 struct ProbeResult {
@@ -20,7 +21,9 @@ struct ProbeResult {
   std::vector<std::string> notes;   // e.g. "keyspace notifications off: reclaim not measured"
 
   bool ok() const { return errors.empty(); }
-  void add(std::string name, double value) { measurements.push_back({std::move(name), value}); }
+  void add(std::string name, double value, std::string subject = "") {
+    measurements.push_back({std::move(name), value, std::move(subject)});
+  }
 };
 
 /// True when a measurement name denotes a duration (exported as a histogram too).

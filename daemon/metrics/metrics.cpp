@@ -72,6 +72,11 @@ Metrics::Metrics()
                                .Help("Distribution of timing measurements (names ending in "
                                      "_seconds).")
                                .Register(*registry_)),
+      replication_lag_(BuildGauge()
+                           .Name("redis_chaosd_replication_lag_seconds")
+                           .Help("Last measured replication lag of a replica or region, on the "
+                                 "daemon's clock (heartbeat written on the primary until seen).")
+                           .Register(*registry_)),
       sla_met_(BuildGauge()
                    .Name("redis_chaosd_sla_met")
                    .Help("1 if compliance over the SLA's shortest window meets its objective.")
@@ -142,10 +147,15 @@ void Metrics::record_probe_run(const std::string& probe, const std::string& type
 }
 
 void Metrics::record_measurement(const std::string& probe, const std::string& target,
-                                 const std::string& measurement, double value) {
+                                 const std::string& measurement, const std::string& subject,
+                                 double value) {
   prometheus::Labels labels{{"probe", probe}, {"target", target}, {"measurement", measurement}};
+  if (!subject.empty()) labels["subject"] = subject;
   measurement_.Add(labels).Set(value);
   if (is_timing(measurement)) measurement_seconds_.Add(labels, timing_buckets()).Observe(value);
+  if (measurement == "replication_lag_seconds") {
+    replication_lag_.Add({{"target", target}, {"region", subject}}).Set(value);
+  }
 }
 
 void Metrics::add_sla(const SlaRule& rule) {

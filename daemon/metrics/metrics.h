@@ -34,8 +34,10 @@ class Metrics {
   void record_probe_run(const std::string& probe, const std::string& type,
                         const std::string& target, bool ok, double duration_seconds,
                         double finished_unix_seconds);
+  /// `subject` (a replica, a region; may be empty) becomes a label of its own.
   void record_measurement(const std::string& probe, const std::string& target,
-                          const std::string& measurement, double value);
+                          const std::string& measurement, const std::string& subject,
+                          double value);
 
   void add_sla(const SlaRule& rule);
   void record_sla_event(const std::string& sla, bool good);
@@ -57,6 +59,7 @@ class Metrics {
   prometheus::Family<prometheus::Gauge>& probe_last_run_;
   prometheus::Family<prometheus::Gauge>& measurement_;
   prometheus::Family<prometheus::Histogram>& measurement_seconds_;
+  prometheus::Family<prometheus::Gauge>& replication_lag_;
   prometheus::Family<prometheus::Gauge>& sla_met_;
   prometheus::Family<prometheus::Gauge>& sla_compliance_;
   prometheus::Family<prometheus::Gauge>& sla_objective_;

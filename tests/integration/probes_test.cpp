@@ -1,6 +1,8 @@
 // The probes against a real redis-server: what they measure on a healthy server, how they fail on
 // a dead one, and that they leave no key behind.
 
+#include <thread>
+
 #include <gtest/gtest.h>
 
 #include <boost/asio.hpp>
@@ -36,6 +38,14 @@ ConnectionOptions options_for(const RedisServer& server) {
   return o;
 }
 
+TargetConfig topology_for(const RedisServer& server) {
+  TargetConfig t;
+  t.name = "main";
+  t.host = "127.0.0.1";
+  t.port = server.port();
+  return t;
+}
+
 std::optional<double> measured(const ProbeResult& result, const std::string& name) {
   for (const auto& m : result.measurements) {
     if (m.name == name) return m.value;
@@ -44,12 +54,14 @@ std::optional<double> measured(const ProbeResult& result, const std::string& nam
 }
 
 // Runs one probe run plus its cleanup, as the daemon would, and returns the run.
-ProbeRun run_probe(const RedisServer& server, const ProbeConfig& config) {
+ProbeRun run_probe(const RedisServer& server, const ProbeConfig& config,
+                   std::optional<TargetConfig> topology_override = std::nullopt) {
   asio::io_context io;
   SystemClock clock;
   auto probe = find_probe_type(config.type)->create(config, "probes[0].params");
-  ProbeRunner runner(io.get_executor(), config, std::move(probe), options_for(server), "chaosd",
-                     clock, [](const ProbeRun&) {});
+  TargetConfig topology = topology_override.value_or(topology_for(server));
+  ProbeRunner runner(io.get_executor(), config, std::move(probe), topology, options_for(server),
+                     "chaosd", clock, [](const ProbeRun&) {});
   struct Outcome {
     ProbeRun run;
     bool cleaned = false;
@@ -123,13 +135,56 @@ TEST(LatencyProbe, ReportsADeadServerAsAFailedRun) {
   SystemClock clock;
   ProbeRunner runner(io.get_executor(), config,
                      find_probe_type("latency")->create(config, "probes[0].params"),
-                     options_for(server), "chaosd", clock, [](const ProbeRun&) {});
+                     topology_for(server), options_for(server), "chaosd", clock,
+                     [](const ProbeRun&) {});
   auto run = test::run_on_loop<ProbeRun>(
       io, [&]() -> asio::awaitable<ProbeRun> { co_return co_await runner.run_once(); });
   EXPECT_FALSE(run.ok);
   EXPECT_EQ(measured(run.result, "availability_ratio"), 0.0);
   ASSERT_FALSE(run.result.errors.empty());
   EXPECT_NE(run.result.errors[0].find("connect"), std::string::npos) << run.result.errors[0];
+}
+
+TEST(ReplicationProbe, FindsReplicasThroughInfoAndMeasuresEach) {
+  RedisServer primary;
+  RedisServer replica({"--replicaof", "127.0.0.1", std::to_string(primary.port())});
+  for (int i = 0; i < 200 && replica.cli({"INFO", "replication"}).find("master_link_status:up") ==
+                                 std::string::npos;
+       ++i) {
+    std::this_thread::sleep_for(25ms);
+  }
+  TargetConfig topology = topology_for(primary);
+  topology.kind = TargetKind::replicated;  // no replicas listed: INFO replication finds them
+  auto run = run_probe(primary, probe_config("replication", ""), topology);
+  ASSERT_TRUE(run.ok) << (run.result.errors.empty() ? "" : run.result.errors.front());
+  EXPECT_EQ(measured(run.result, "convergence_ratio"), 1.0);
+  ASSERT_EQ(run.result.measurements.size(), 2u);
+  const Measurement& lag = run.result.measurements.front();
+  EXPECT_EQ(lag.name, "replication_lag_seconds");
+  EXPECT_EQ(lag.subject, replica.address());
+  EXPECT_GE(lag.value, 0.0);
+  EXPECT_EQ(primary.count_keys("chaosd:*"), 0);
+}
+
+TEST(ReplicationProbe, AReplicaThatStopsFollowingHasNotConverged) {
+  RedisServer primary;
+  RedisServer stray;  // a "replica" that never replicates
+  TargetConfig topology = topology_for(primary);
+  topology.kind = TargetKind::replicated;
+  topology.replicas = {{"127.0.0.1", stray.port()}};
+  auto run = run_probe(primary, probe_config("replication", "max_wait = \"200ms\""), topology);
+  EXPECT_EQ(measured(run.result, "convergence_ratio"), 0.0);
+  EXPECT_FALSE(measured(run.result, "replication_lag_seconds").has_value());
+  ASSERT_EQ(run.result.notes.size(), 1u);
+  EXPECT_NE(run.result.notes[0].find("did not show the heartbeat"), std::string::npos);
+}
+
+TEST(ReplicationProbe, AStandaloneTargetHasNothingToMeasure) {
+  RedisServer server;
+  auto run = run_probe(server, probe_config("replication", ""));
+  EXPECT_FALSE(run.ok);
+  ASSERT_FALSE(run.result.errors.empty());
+  EXPECT_NE(run.result.errors[0].find("no replica"), std::string::npos);
 }
 
 TEST(ProbeRunner, CancelsARunThatOverrunsItsTimeoutAndStillCleansUp) {

@@ -57,7 +57,8 @@ void RedisServer::start() {
                                    "--dir", dir_.path().string(),
                                    "--logfile", (dir_.path() / "redis.log").string(),
                                    "--notify-keyspace-events", "Ex",
-                                   "--enable-debug-command", "local"};
+                                   "--enable-debug-command", "local",
+                                   "--repl-diskless-sync-delay", "0"};
   args.insert(args.end(), extra_args_.begin(), extra_args_.end());
   pid_t pid = ::fork();
   if (pid < 0) throw std::runtime_error("fork failed");
