@@ -7,7 +7,16 @@ namespace chaosd {
 using nlohmann::json;
 
 json target_json(const TargetConfig& target, const TargetHealth& health) {
+  json nodes = json::array();
+  for (const auto& node : health.nodes) {
+    json n{{"address", node.address}, {"role", node.role}, {"up", node.up},
+           {"ping_seconds", node.ping_seconds}, {"last_error", node.last_error}};
+    if (!node.region.empty()) n["region"] = node.region;
+    if (!node.slots.empty()) n["slots"] = node.slots;
+    nodes.push_back(std::move(n));
+  }
   return json{{"name", target.name},
+              {"nodes", nodes},
               {"kind", to_string(target.kind)},
               {"lab", target.lab},
               {"address", NodeAddress{target.host, target.port}.to_string()},

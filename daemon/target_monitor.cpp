@@ -1,6 +1,7 @@
 #include "daemon/target_monitor.h"
 
 #include "daemon/redis/info.h"
+#include "daemon/redis/slot_map.h"
 
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -15,11 +16,18 @@ using std::chrono::steady_clock;
 TargetMonitor::TargetMonitor(asio::any_io_executor executor, const TargetConfig& target,
                              ConnectionOptions options, Duration interval, OnCheck on_check)
     : target_(target),
-      redis_(executor, std::move(options)),
+      redis_(executor, options),
+      options_(options),
       interval_(interval),
       on_check_(std::move(on_check)),
       timer_(executor),
-      done_(executor) {}
+      done_(executor) {
+  if (target.kind == TargetKind::cluster) {
+    std::vector<ClusterEndpoint> seeds;
+    for (const auto& seed : target.seeds) seeds.push_back({seed.host, seed.port});
+    cluster_ = std::make_unique<ClusterClient>(executor, seeds, options_);
+  }
+}
 
 void TargetMonitor::start() {
   loop_done_ = false;
@@ -59,12 +67,11 @@ asio::awaitable<void> TargetMonitor::check() {
   auto pong = co_await redis_.call("PING");
   health_.checked = true;
   health_.last_check = std::chrono::system_clock::now();
-  health_.up = pong.ok();
   if (pong) {
     health_.ping_seconds = std::chrono::duration<double>(steady_clock::now() - started).count();
     health_.last_error.clear();
     // Role and version change rarely: refresh them every tenth check and after a reconnect.
-    if (checks_++ % 10 == 0 || redis_.reconnects() != health_.connects) {
+    if (checks_ % 10 == 0 || redis_.reconnects() != health_.connects) {
       health_.connects = redis_.reconnects();
       auto info = co_await redis_.call("INFO", "server");
       if (info) health_.redis_version = info_field(info.value().str(), "redis_version");
@@ -74,14 +81,98 @@ asio::awaitable<void> TargetMonitor::check() {
   } else {
     health_.last_error = pong.error().describe();
   }
+  ++checks_;
+  if (target_.kind == TargetKind::standalone) {
+    health_.up = pong.ok();
+  } else {
+    std::vector<NodeHealth> nodes = co_await list_nodes();
+    for (auto& node : nodes) co_await check_node(node);
+    health_.nodes = std::move(nodes);
+    health_.up = pong.ok() && judge_up(health_.nodes);
+  }
   if (was_up != health_.up) {
     if (health_.up) {
       spdlog::info("target {} is up ({}:{})", target_.name, target_.host, target_.port);
     } else {
-      spdlog::warn("target {} is down: {}", target_.name, health_.last_error);
+      spdlog::warn("target {} is down: {}", target_.name,
+                   health_.last_error.empty() ? "a node it needs is down" : health_.last_error);
     }
   }
   on_check_(target_.name, health_);
+}
+
+asio::awaitable<std::vector<NodeHealth>> TargetMonitor::list_nodes() {
+  std::vector<NodeHealth> nodes;
+  const std::string primary = NodeAddress{target_.host, target_.port}.to_string();
+  if (target_.kind == TargetKind::regions) {
+    for (const auto& region : target_.regions) {
+      nodes.push_back({.address = region.address.to_string(),
+                       .role = region.writable ? "primary" : "replica",
+                       .region = region.name});
+    }
+  } else if (target_.kind == TargetKind::replicated) {
+    nodes.push_back({.address = primary, .role = "primary"});
+    std::vector<NodeAddress> replicas = target_.replicas;
+    if (replicas.empty()) {
+      auto info = co_await redis_.call("INFO", "replication");
+      if (info) replicas = replicas_from_info(info.value().str());
+    }
+    for (const auto& r : replicas) nodes.push_back({.address = r.to_string(), .role = "replica"});
+  } else if (target_.kind == TargetKind::cluster && cluster_) {
+    if (checks_ % 10 == 1 || cluster_->nodes().empty()) (void)co_await cluster_->refresh();
+    const SlotMap& map = cluster_->slot_map();
+    for (size_t i = 0; i < map.shards().size(); ++i) {
+      const Shard& shard = map.shards()[i];
+      NodeHealth primary_health{.address = shard.primary.address(), .role = "primary"};
+      for (const auto& range : map.slot_ranges(i)) {
+        if (!primary_health.slots.empty()) primary_health.slots += ",";
+        primary_health.slots += std::to_string(range.first) + "-" + std::to_string(range.last);
+      }
+      nodes.push_back(std::move(primary_health));
+      for (const auto& replica : shard.replicas) {
+        nodes.push_back({.address = replica.address(), .role = "replica"});
+      }
+    }
+  }
+  co_return nodes;
+}
+
+RedisConnection& TargetMonitor::connection_to(const std::string& address) {
+  auto& slot = node_connections_[address];
+  if (!slot) {
+    ConnectionOptions options = options_;
+    auto colon = address.rfind(':');
+    options.host = address.substr(0, colon);
+    if (options.host.size() > 2 && options.host.front() == '[') {
+      options.host = options.host.substr(1, options.host.size() - 2);
+    }
+    options.port = static_cast<uint16_t>(std::stoi(address.substr(colon + 1)));
+    slot = std::make_unique<RedisConnection>(timer_.get_executor(), options);
+  }
+  return *slot;
+}
+
+asio::awaitable<void> TargetMonitor::check_node(NodeHealth& node) {
+  auto started = steady_clock::now();
+  auto pong = co_await connection_to(node.address).call("PING");
+  node.up = pong.ok();
+  if (pong) {
+    node.ping_seconds = std::chrono::duration<double>(steady_clock::now() - started).count();
+  } else {
+    node.last_error = pong.error().describe();
+  }
+}
+
+bool TargetMonitor::judge_up(const std::vector<NodeHealth>& nodes) const {
+  // Up means the target can serve writes: every primary answers (a cluster needs all of its
+  // primaries for full slot coverage). Replicas being down shows in the node list, not here.
+  bool any_primary = false;
+  for (const auto& node : nodes) {
+    if (node.role != "primary") continue;
+    any_primary = true;
+    if (!node.up) return false;
+  }
+  return any_primary || target_.kind == TargetKind::replicated;
 }
 
 }  // namespace chaosd

@@ -10,9 +10,24 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "config/config.h"
+#include <map>
+#include <memory>
+
+#include "daemon/redis/cluster_client.h"
 #include "daemon/redis/connection.h"
 
 namespace chaosd {
+
+/// One node of a target as last checked.
+struct NodeHealth {
+  std::string address;  // host:port
+  std::string role;     // primary / replica
+  std::string region;   // regions targets
+  std::string slots;    // cluster primaries: "0-5460"
+  bool up = false;
+  double ping_seconds = 0;
+  std::string last_error;
+};
 
 struct TargetHealth {
   bool checked = false;  // false until the first check ended
@@ -23,6 +38,7 @@ struct TargetHealth {
   std::string redis_version;   // from INFO server
   WallTime last_check{};
   uint64_t connects = 0;
+  std::vector<NodeHealth> nodes;  // every node of a replicated, cluster or regions target
 };
 
 class TargetMonitor {
@@ -40,9 +56,17 @@ class TargetMonitor {
  private:
   boost::asio::awaitable<void> loop();
   boost::asio::awaitable<void> check();
+  /// Which nodes the target has right now, with their roles (not yet checked).
+  boost::asio::awaitable<std::vector<NodeHealth>> list_nodes();
+  boost::asio::awaitable<void> check_node(NodeHealth& node);
+  RedisConnection& connection_to(const std::string& address);
+  bool judge_up(const std::vector<NodeHealth>& nodes) const;
 
   TargetConfig target_;
-  RedisConnection redis_;
+  RedisConnection redis_;  // the main endpoint: primary, first seed, writable region
+  ConnectionOptions options_;
+  std::unique_ptr<ClusterClient> cluster_;  // cluster targets: the slot map names the nodes
+  std::map<std::string, std::unique_ptr<RedisConnection>> node_connections_;  // by host:port
   Duration interval_;
   OnCheck on_check_;
   TargetHealth health_;

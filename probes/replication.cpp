@@ -14,26 +14,6 @@ namespace {
 
 SteadyTime midpoint(SteadyTime a, SteadyTime b) { return a + (b - a) / 2; }
 
-// "slave0:ip=127.0.0.1,port=6380,state=online,offset=1,lag=0" -> 127.0.0.1:6380
-std::vector<NodeAddress> replicas_from_info(const std::string& info) {
-  std::vector<NodeAddress> out;
-  for (int i = 0; i < 64; ++i) {
-    std::string line = info_field(info, "slave" + std::to_string(i));
-    if (line.empty()) break;
-    std::map<std::string, std::string> fields;
-    std::stringstream parts(line);
-    std::string part;
-    while (std::getline(parts, part, ',')) {
-      auto eq = part.find('=');
-      if (eq != std::string::npos) fields[part.substr(0, eq)] = part.substr(eq + 1);
-    }
-    if (fields.count("ip") && fields.count("port")) {
-      out.push_back({fields["ip"], static_cast<uint16_t>(std::stoi(fields["port"]))});
-    }
-  }
-  return out;
-}
-
 }  // namespace
 
 asio::awaitable<Result<std::vector<ReplicationProbe::Replica>>> ReplicationProbe::replicas_of(

@@ -57,14 +57,22 @@ Status Lab::start_cluster() {
                                           "): " + created.output.substr(0, 500)};
   }
   auto nodes = topology_nodes("cluster");
+  // Healthy means every node sees cluster_state:ok and the three replicas have joined their
+  // primaries (redis-cli assigns them after the slots, so the state can be ok before).
   Status ok = wait_until(
-      "cluster_state:ok on every node",
+      "cluster_state:ok on every node with 3 linked replicas",
       [&] {
+        int linked_replicas = 0;
         for (const LabNode* node : nodes) {
           auto info = blocking_command(node->process->address(), {"CLUSTER", "INFO"}, 1000ms);
           if (!info || info_field(*info, "cluster_state") != "ok") return false;
+          auto replication =
+              blocking_command(node->process->address(), {"INFO", "replication"}, 1000ms);
+          if (replication && info_field(*replication, "master_link_status") == "up") {
+            ++linked_replicas;
+          }
         }
-        return true;
+        return linked_replicas == 3;
       },
       60s);
   if (!ok) return ok;

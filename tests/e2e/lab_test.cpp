@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include <gtest/gtest.h>
 
@@ -71,10 +72,23 @@ TEST(Lab, EveryTopologyComesUpIsProbedAndStopsWithTheDaemon) {
   EXPECT_FALSE(wait_all_dead({pids.front()}));  // sanity: they are running
 
   auto status = nlohmann::json::parse(http_get(daemon.port(), "/status").body);
-  std::map<std::string, std::string> kinds;
-  for (const auto& t : status["targets"]) kinds[t["name"]] = t["kind"];
-  EXPECT_EQ(kinds["cluster"], "cluster");
-  EXPECT_EQ(kinds["regions"], "regions");
+  std::map<std::string, nlohmann::json> targets;
+  for (const auto& t : status["targets"]) targets[t["name"]] = t;
+  EXPECT_EQ(targets["cluster"]["kind"], "cluster");
+  EXPECT_EQ(targets["regions"]["kind"], "regions");
+  // Every node with its role: the cluster's three primaries own all 16384 slots between them.
+  const auto& cluster_nodes = targets["cluster"]["nodes"];
+  EXPECT_EQ(cluster_nodes.size(), 6u);
+  int primaries_with_slots = 0;
+  for (const auto& node : cluster_nodes) {
+    EXPECT_EQ(node["up"], true);
+    if (node["role"] == "primary" && node.contains("slots")) ++primaries_with_slots;
+  }
+  EXPECT_EQ(primaries_with_slots, 3);
+  std::set<std::string> regions;
+  for (const auto& node : targets["regions"]["nodes"]) regions.insert(node["region"]);
+  EXPECT_EQ(regions, (std::set<std::string>{"a", "b", "c"}));
+  EXPECT_EQ(targets["replicated"]["nodes"].size(), 2u);
   EXPECT_TRUE(daemon.wait_for(
       "/metrics",
       [](const HttpReply& r) {
