@@ -1,5 +1,6 @@
 #include "daemon/probe_runner.h"
 
+#include "daemon/redis/cluster_redis_client.h"
 #include "probes/probe_keys.h"
 
 #include <boost/asio/bind_cancellation_slot.hpp>
@@ -27,6 +28,15 @@ asio::awaitable<void> expire_after(Duration d) {
   co_await timer.async_wait(asio::use_awaitable);
 }
 
+std::unique_ptr<RedisClient> make_client(const asio::any_io_executor& executor,
+                                         const TargetConfig& topology,
+                                         const ConnectionOptions& options) {
+  if (topology.kind == TargetKind::cluster) {
+    return std::make_unique<ClusterRedisClient>(executor, topology, options);
+  }
+  return std::make_unique<RedisConnection>(executor, options);
+}
+
 steady_clock::duration to_steady(Duration d) {
   return std::chrono::duration_cast<steady_clock::duration>(d);
 }
@@ -42,8 +52,9 @@ ProbeRunner::ProbeRunner(asio::any_io_executor executor, ProbeConfig config,
       probe_(std::move(probe)),
       topology_(topology),
       target_(named(target, config_.name)),
-      redis_(executor, target_),
-      context_{executor, redis_, target_, topology_, key_prefix + ":" + config_.name + ":", clock},
+      redis_(make_client(executor, topology_, target_)),
+      context_{executor, *redis_, target_, topology_,
+               key_prefix + ":{" + config_.name + "}:", clock},
       on_run_(std::move(on_run)),
       wake_(executor),
       finished_(executor) {}

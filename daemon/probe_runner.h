@@ -51,7 +51,7 @@ class ProbeRunner {
   const ProbeConfig& config() const { return config_; }
   const std::optional<ProbeRun>& last_run() const { return last_run_; }
   bool running() const { return in_run_; }
-  const RedisConnection& connection() const { return redis_; }
+  const RedisClient& connection() const { return *redis_; }
 
  private:
   boost::asio::awaitable<void> loop(Duration first_delay);
@@ -61,7 +61,7 @@ class ProbeRunner {
   std::unique_ptr<Probe> probe_;
   TargetConfig topology_;
   ConnectionOptions target_;
-  RedisConnection redis_;
+  std::unique_ptr<RedisClient> redis_;  // a RedisConnection, or a ClusterRedisClient
   ProbeContext context_;
   OnRun on_run_;
   boost::asio::steady_timer wake_;      // the wait for the next run; cancelled by run_soon()

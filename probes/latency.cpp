@@ -31,7 +31,8 @@ asio::awaitable<ProbeResult> LatencyProbe::run(ProbeContext& ctx) {
   auto timed = [&](Command command, std::vector<double>& into) -> asio::awaitable<bool> {
     ++attempted;
     auto start = std::chrono::steady_clock::now();
-    auto reply = co_await ctx.redis.command(std::move(command));
+    // PING has no key: it goes where the probe's key lives, like SET and GET.
+    auto reply = co_await ctx.redis.command_for_key(std::move(command), key);
     double seconds = seconds_between(start, std::chrono::steady_clock::now());
     if (!reply) {
       if (result.errors.empty()) result.errors.push_back(reply.error().describe());

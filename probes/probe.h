@@ -14,6 +14,7 @@
 
 #include "config/config.h"
 #include "daemon/redis/connection.h"
+#include "daemon/redis/redis_client.h"
 #include "daemon/util/clock.h"
 #include "probes/probe_result.h"
 
@@ -21,10 +22,10 @@ namespace chaosd {
 
 struct ProbeContext {
   boost::asio::any_io_executor executor;
-  RedisConnection& redis;              // this probe's own connection to its target
+  RedisClient& redis;                  // this probe's own client: one server or a cluster
   const ConnectionOptions& target;     // to open extra connections (e.g. a subscriber)
   const TargetConfig& topology;        // the target's kind, replicas, regions, seeds
-  std::string key_prefix;              // "<daemon.key_prefix>:<probe name>:"
+  std::string key_prefix;              // "<daemon.key_prefix>:{<probe name>}:" (one hash slot)
   const Clock& clock;
 };
 

@@ -8,13 +8,14 @@
 namespace chaosd {
 namespace asio = boost::asio;
 
-asio::awaitable<Result<int64_t>> delete_keys_with_prefix(RedisConnection& redis,
+asio::awaitable<Result<int64_t>> delete_keys_with_prefix(RedisClient& redis,
                                                          const std::string& prefix) {
   int64_t deleted = 0;
   std::string cursor = "0";
   // Bounded: a SCAN over a huge keyspace still ends; 100k rounds of COUNT 500 is far beyond it.
   for (int round = 0; round < 100'000; ++round) {
-    auto page = co_await redis.call("SCAN", cursor, "MATCH", prefix + "*", "COUNT", "500");
+    Command scan{"SCAN", cursor, "MATCH", prefix + "*", "COUNT", "500"};
+    auto page = co_await redis.command_for_key(std::move(scan), prefix);
     if (!page) co_return page.error();
     const auto& parts = page.value().elements();
     if (parts.size() != 2 || !parts[1].is_array()) {

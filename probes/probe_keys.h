@@ -12,9 +12,10 @@
 
 namespace chaosd {
 
-/// Deletes every key matching "<prefix>*" with SCAN + UNLINK (never KEYS: it blocks the server).
+/// Deletes every key matching "<prefix>*" with SCAN + UNLINK (never KEYS: it blocks the server),
+/// on the node serving the prefix (probe prefixes are hash-tagged: one slot, one node).
 /// Returns the number of keys deleted, or the first error.
-boost::asio::awaitable<Result<int64_t>> delete_keys_with_prefix(RedisConnection& redis,
+boost::asio::awaitable<Result<int64_t>> delete_keys_with_prefix(RedisClient& redis,
                                                                 const std::string& prefix);
 
 /// Deletes every key under ctx.key_prefix: the cleanup of every probe that keeps keys only there.

@@ -30,7 +30,8 @@ asio::awaitable<Result<std::vector<ReplicationProbe::Replica>>> ReplicationProbe
     for (const auto& address : topology.replicas) replicas.push_back({address.to_string(), address});
     co_return replicas;
   }
-  auto info = co_await ctx.redis.call("INFO", "replication");
+  Command info_replication{"INFO", "replication"};
+  auto info = co_await ctx.redis.command_for_key(std::move(info_replication), ctx.key_prefix);
   if (!info) co_return info.error();
   for (const auto& address : replicas_from_info(info.value().str())) {
     replicas.push_back({address.to_string(), address});

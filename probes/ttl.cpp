@@ -123,7 +123,8 @@ asio::awaitable<Result<double>> worst_timing_error(ProbeContext& ctx,
 using ExpiredEvents = std::unordered_map<std::string, SteadyTime>;
 
 asio::awaitable<Result<bool>> notifications_enabled(ProbeContext& ctx) {
-  auto reply = co_await ctx.redis.call("CONFIG", "GET", "notify-keyspace-events");
+  Command config_get{"CONFIG", "GET", "notify-keyspace-events"};
+  auto reply = co_await ctx.redis.command_for_key(std::move(config_get), ctx.key_prefix);
   if (!reply) co_return reply.error();
   const auto& parts = reply.value().elements();
   if (parts.size() != 2) co_return false;
@@ -156,7 +157,12 @@ asio::awaitable<ProbeResult> TtlProbe::run(ProbeContext& ctx) {
         "reclaim not measured: the server has no expired-key events "
         "(set notify-keyspace-events to include E and x)");
   } else {
+    // Expiry events are emitted by the node holding the keys (on a cluster: the slot's owner).
     ConnectionOptions options = ctx.target;
+    if (auto node = ctx.redis.node_for_key(ctx.key_prefix)) {
+      options.host = node->host;
+      options.port = node->port;
+    }
     options.client_name += ":events";
     subscriber = std::make_unique<RedisConnection>(ctx.executor, options);
     std::vector<std::string> channels{"__keyevent@" + std::to_string(options.db) + "__:expired"};

@@ -81,6 +81,15 @@ asio::awaitable<Result<Reply>> RedisConnection::command(Command args) {
   co_return co_await command(std::move(args), options_.command_timeout);
 }
 
+asio::awaitable<Result<Reply>> RedisConnection::command_for_key(Command args,
+                                                               std::string /*route_key*/) {
+  co_return co_await command(std::move(args), options_.command_timeout);
+}
+
+std::optional<NodeAddress> RedisConnection::node_for_key(std::string_view /*key*/) const {
+  return NodeAddress{options_.host, options_.port};
+}
+
 asio::awaitable<Result<Reply>> RedisConnection::command(Command args, Duration timeout) {
   Status status = co_await ensure_connected();
   if (!status) co_return status.error();

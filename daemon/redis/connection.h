@@ -17,6 +17,7 @@
 
 #include "config/duration.h"
 #include "daemon/redis/link.h"
+#include "daemon/redis/redis_client.h"
 #include "daemon/redis/reply.h"
 #include "daemon/util/result.h"
 
@@ -35,30 +36,25 @@ struct ConnectionOptions {
   Duration backoff_max = std::chrono::seconds(5);
 };
 
-using Command = std::vector<std::string>;
-
-class RedisConnection {
+class RedisConnection final : public RedisClient {
  public:
   RedisConnection(boost::asio::any_io_executor executor, ConnectionOptions options);
-  ~RedisConnection();
+  ~RedisConnection() override;
   RedisConnection(const RedisConnection&) = delete;
   RedisConnection& operator=(const RedisConnection&) = delete;
 
   /// Runs one command. A server error reply (-ERR ...) is returned as ErrorCode::redis_error.
   /// Fails fast with ErrorCode::disconnected while the server is down and backoff runs.
-  boost::asio::awaitable<Result<Reply>> command(Command args);
+  boost::asio::awaitable<Result<Reply>> command(Command args) override;
   boost::asio::awaitable<Result<Reply>> command(Command args, Duration timeout);
-
-  /// call("SET", key, value, "PX", "1000"): command() with the arguments spelled inline. Builds the
-  /// Command outside the coroutine: GCC 12 cannot keep an initializer_list's backing array alive
-  /// across a co_await ("array used as initializer"), so never write co_await command({...}).
-  template <class... Args>
-  boost::asio::awaitable<Result<Reply>> call(const Args&... args) {
-    return command(Command{std::string(args)...});
-  }
+  /// One server serves every key: the same as command().
+  boost::asio::awaitable<Result<Reply>> command_for_key(Command args,
+                                                        std::string route_key) override;
 
   /// Sends every command before awaiting any reply (one round trip). Results in order.
-  boost::asio::awaitable<std::vector<Result<Reply>>> pipeline(std::vector<Command> commands);
+  boost::asio::awaitable<std::vector<Result<Reply>>> pipeline(
+      std::vector<Command> commands) override;
+  std::optional<NodeAddress> node_for_key(std::string_view key) const override;
 
   /// Puts this connection in pub/sub mode: SUBSCRIBE (or PSUBSCRIBE when `pattern`) `channels`
   /// and deliver each message reply to `on_message`. The subscription ends when the link dies;
@@ -70,7 +66,7 @@ class RedisConnection {
   /// Connects now if not connected (honouring the backoff); no command is sent.
   boost::asio::awaitable<Status> ensure_connected();
 
-  bool connected() const { return link_ && link_->alive(); }
+  bool connected() const override { return link_ && link_->alive(); }
   const std::string& last_error() const { return last_error_; }
   const ConnectionOptions& options() const { return options_; }
   uint64_t reconnects() const { return reconnects_; }
