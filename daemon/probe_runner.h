@@ -49,6 +49,7 @@ class ProbeRunner {
   boost::asio::awaitable<Status> stop(Duration timeout);
 
   const ProbeConfig& config() const { return config_; }
+  const TargetConfig& topology() const { return topology_; }
   const std::optional<ProbeRun>& last_run() const { return last_run_; }
   bool running() const { return in_run_; }
   const RedisClient& connection() const { return *redis_; }

@@ -36,6 +36,7 @@ json probe_json(const ProbeRunner& runner) {
   json out{{"name", config.name},
            {"type", config.type},
            {"target", config.target},
+           {"target_kind", to_string(runner.topology().kind)},
            {"interval_seconds", to_seconds(config.interval)},
            {"timeout_seconds", to_seconds(config.timeout)},
            {"running", runner.running()},
