@@ -1,16 +1,17 @@
 #include "daemon/once.h"
 
-#include <fstream>
-#include <iostream>
-#include <sstream>
+#include <spdlog/spdlog.h>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
-#include <spdlog/spdlog.h>
+#include <fstream>
+#include <iostream>
+#include <sstream>
 
 #include "daemon/sla_rules.h"
 #include "daemon/target_connection.h"
+#include "daemon/util/escape.h"
 #include "daemon/util/time_format.h"
 #include "probes/registry.h"
 
@@ -18,20 +19,6 @@ namespace chaosd {
 namespace asio = boost::asio;
 
 namespace {
-
-std::string escape_xml(const std::string& text) {
-  std::string out;
-  for (char c : text) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
 
 std::string format_value(std::optional<double> value) {
   if (!value) return "-";
@@ -68,8 +55,8 @@ OnceOutcome run_every_probe_once(const Config& config) {
       const TargetConfig* target = config.find_target(probe.target);
       if (!probe.enabled || type == nullptr || target == nullptr) continue;
       ProbeRunner runner(io.get_executor(), probe,
-                         type->create(probe, "probes[" + std::to_string(i) + "].params"),
-                         *target, connection_options(*target), config.daemon.key_prefix, clock,
+                         type->create(probe, "probes[" + std::to_string(i) + "].params"), *target,
+                         connection_options(*target), config.daemon.key_prefix, clock,
                          [](const ProbeRun&) {});
       ProbeRun run = co_await runner.run_once();
       Status cleaned = co_await runner.stop(config.daemon.shutdown_timeout);
@@ -106,8 +93,9 @@ std::string render_sla_table(const OnceOutcome& outcome) {
   }
   for (const auto& run : outcome.runs) {
     if (!run.ok) {
-      out << "probe " << run.probe << " failed: "
-          << (run.result.errors.empty() ? "unknown" : run.result.errors.front()) << "\n";
+      out << "probe " << run.probe
+          << " failed: " << (run.result.errors.empty() ? "unknown" : run.result.errors.front())
+          << "\n";
     }
     for (const auto& note : run.result.notes) out << "probe " << run.probe << ": " << note << "\n";
   }
@@ -145,23 +133,23 @@ std::string report_junit(const OnceOutcome& outcome) {
   int skipped = 0;
   std::ostringstream cases;
   for (const auto& run : outcome.runs) {
-    cases << "  <testcase classname=\"probe\" name=\"" << escape_xml(run.probe) << "\" time=\""
+    cases << "  <testcase classname=\"probe\" name=\"" << escape_markup(run.probe) << "\" time=\""
           << run.duration_seconds << "\">";
     if (!run.ok) {
       ++failures;
       cases << "<failure message=\""
-            << escape_xml(run.result.errors.empty() ? "failed" : run.result.errors.front())
+            << escape_markup(run.result.errors.empty() ? "failed" : run.result.errors.front())
             << "\"/>";
     }
     cases << "</testcase>\n";
   }
   for (const auto& sla : outcome.slas) {
-    cases << "  <testcase classname=\"sla." << escape_xml(sla.rule.probe) << "\" name=\""
-          << escape_xml(sla.rule.name) << "\">";
+    cases << "  <testcase classname=\"sla." << escape_markup(sla.rule.probe) << "\" name=\""
+          << escape_markup(sla.rule.name) << "\">";
     if (sla.result == "fail") {
       ++failures;
-      cases << "<failure message=\"" << escape_xml(sla.rule.measurement) << " = "
-            << format_value(sla.value) << ", want " << escape_xml(sla.rule.threshold.to_string())
+      cases << "<failure message=\"" << escape_markup(sla.rule.measurement) << " = "
+            << format_value(sla.value) << ", want " << escape_markup(sla.rule.threshold.to_string())
             << "\"/>";
     } else if (sla.result == "no data") {
       ++skipped;
@@ -170,7 +158,8 @@ std::string report_junit(const OnceOutcome& outcome) {
     cases << "</testcase>\n";
   }
   std::ostringstream out;
-  out << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n<testsuite name=\"redis-chaosd\" "
+  out << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n<testsuite "
+         "name=\"redis-chaosd\" "
       << "tests=\"" << outcome.runs.size() + outcome.slas.size() << "\" failures=\"" << failures
       << "\" skipped=\"" << skipped << "\">\n"
       << cases.str() << "</testsuite>\n</testsuites>\n";

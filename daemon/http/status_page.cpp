@@ -1,28 +1,15 @@
 #include "daemon/http/status_page.h"
 
-#include "daemon/util/time_format.h"
-
 #include <ctime>
 #include <sstream>
+
+#include "daemon/util/escape.h"
+#include "daemon/util/time_format.h"
 
 namespace chaosd {
 namespace {
 
 using nlohmann::json;
-
-std::string escape_html(const std::string& text) {
-  std::string out;
-  for (char c : text) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
 
 std::string text_of(const json& value) {
   if (value.is_string()) return value.get<std::string>();
@@ -58,17 +45,17 @@ std::string render_status_page(const StatusSnapshot& snapshot) {
 margin-bottom:2em}td,th{border:1px solid #ccc;padding:4px 10px;text-align:left}
 .bad{background:#fdd}.good{background:#dfd}</style></head><body>
 <h1>redis-chaosd</h1>)";
-  html << "<p>version " << escape_html(snapshot.version) << " &middot; generated "
+  html << "<p>version " << escape_markup(snapshot.version) << " &middot; generated "
        << iso8601(snapshot.built_at) << "</p>\n<h2>Targets</h2><table id=\"targets\">"
        << "<tr><th>target</th><th>address</th><th>up</th><th>role</th><th>version</th>"
           "<th>last error</th></tr>";
   for (const auto& t : snapshot.targets) {
     bool up = t.value("up", false);
-    html << "<tr class=\"" << (up ? "good" : "bad") << "\"><td>" << escape_html(text_of(t["name"]))
-         << "</td><td>" << escape_html(text_of(t["address"])) << "</td><td>" << (up ? "up" : "DOWN")
-         << "</td><td>" << escape_html(text_of(t["role"])) << "</td><td>"
-         << escape_html(text_of(t["redis_version"])) << "</td><td>"
-         << escape_html(text_of(t["last_error"])) << "</td></tr>";
+    html << "<tr class=\"" << (up ? "good" : "bad") << "\"><td>"
+         << escape_markup(text_of(t["name"])) << "</td><td>" << escape_markup(text_of(t["address"]))
+         << "</td><td>" << (up ? "up" : "DOWN") << "</td><td>" << escape_markup(text_of(t["role"]))
+         << "</td><td>" << escape_markup(text_of(t["redis_version"])) << "</td><td>"
+         << escape_markup(text_of(t["last_error"])) << "</td></tr>";
   }
   html << "</table>\n<h2>SLAs</h2><table id=\"slas\"><tr><th>sla</th><th>threshold</th>"
           "<th>objective</th><th>last value</th><th>compliance (shortest window)</th>"
@@ -76,10 +63,11 @@ margin-bottom:2em}td,th{border:1px solid #ccc;padding:4px 10px;text-align:left}
   for (const auto& s : snapshot.slas) {
     bool met = s.value("met", true);
     json first_window = s["windows"].empty() ? json() : s["windows"][0];
-    html << "<tr class=\"" << (met ? "good" : "bad") << "\"><td>" << escape_html(text_of(s["name"]))
-         << "</td><td>" << escape_html(text_of(s["measurement"])) << " "
-         << escape_html(text_of(s["threshold"])) << "</td><td>" << percent(s["objective"])
-         << "</td><td>" << escape_html(text_of(s["last_value"])) << "</td><td>"
+    html << "<tr class=\"" << (met ? "good" : "bad") << "\"><td>"
+         << escape_markup(text_of(s["name"])) << "</td><td>"
+         << escape_markup(text_of(s["measurement"])) << " "
+         << escape_markup(text_of(s["threshold"])) << "</td><td>" << percent(s["objective"])
+         << "</td><td>" << escape_markup(text_of(s["last_value"])) << "</td><td>"
          << (first_window.is_object() ? percent(first_window["compliance_ratio"]) + " (" +
                                             text_of(first_window["window"]) + ")"
                                       : "")
@@ -91,12 +79,12 @@ margin-bottom:2em}td,th{border:1px solid #ccc;padding:4px 10px;text-align:left}
   for (const auto& p : snapshot.probes) {
     const json& run = p["last_run"];
     bool ok = run.is_object() && run.value("ok", false);
-    html << "<tr class=\"" << (ok ? "good" : "bad") << "\"><td>" << escape_html(text_of(p["name"]))
-         << "</td><td>" << escape_html(text_of(p["type"])) << "</td><td>"
-         << escape_html(text_of(p["target"])) << "</td><td>"
-         << (run.is_object() ? escape_html(text_of(run["finished_at"])) : "not yet") << "</td><td>"
-         << (ok ? "ok" : "failed") << "</td><td>"
-         << (run.is_object() ? escape_html(text_of(run["errors"])) : "") << "</td></tr>";
+    html << "<tr class=\"" << (ok ? "good" : "bad") << "\"><td>"
+         << escape_markup(text_of(p["name"])) << "</td><td>" << escape_markup(text_of(p["type"]))
+         << "</td><td>" << escape_markup(text_of(p["target"])) << "</td><td>"
+         << (run.is_object() ? escape_markup(text_of(run["finished_at"])) : "not yet")
+         << "</td><td>" << (ok ? "ok" : "failed") << "</td><td>"
+         << (run.is_object() ? escape_markup(text_of(run["errors"])) : "") << "</td></tr>";
   }
   html << "</table>\n<p><a href=\"/metrics\">/metrics</a> &middot; <a href=\"/status\">/status</a>"
           " &middot; <a href=\"/api/v1/sla\">/api/v1/sla</a></p></body></html>\n";

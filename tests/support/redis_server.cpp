@@ -1,6 +1,7 @@
 #include "tests/support/redis_server.h"
 
 #include <arpa/inet.h>
+#include <hiredis/hiredis.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -11,26 +12,9 @@
 #include <stdexcept>
 #include <thread>
 
-#include <hiredis/hiredis.h>
+#include "daemon/lab/subprocess.h"
 
 namespace chaosd::test {
-
-uint16_t free_loopback_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) throw std::runtime_error("socket() failed");
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof(addr);
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    ::close(fd);
-    throw std::runtime_error("cannot bind a loopback port");
-  }
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
 
 RedisServer::RedisServer(std::vector<std::string> extra_args) : extra_args_(std::move(extra_args)) {
   // The port may be taken between our probe and redis' bind: try a few.
@@ -50,15 +34,24 @@ RedisServer::~RedisServer() { kill_hard(); }
 void RedisServer::start() {
   if (running()) return;
   std::vector<std::string> args = {"redis-server",
-                                   "--port", std::to_string(port_),
-                                   "--bind", "127.0.0.1",
-                                   "--save", "",
-                                   "--appendonly", "no",
-                                   "--dir", dir_.path().string(),
-                                   "--logfile", (dir_.path() / "redis.log").string(),
-                                   "--notify-keyspace-events", "Ex",
-                                   "--enable-debug-command", "local",
-                                   "--repl-diskless-sync-delay", "0"};
+                                   "--port",
+                                   std::to_string(port_),
+                                   "--bind",
+                                   "127.0.0.1",
+                                   "--save",
+                                   "",
+                                   "--appendonly",
+                                   "no",
+                                   "--dir",
+                                   dir_.path().string(),
+                                   "--logfile",
+                                   (dir_.path() / "redis.log").string(),
+                                   "--notify-keyspace-events",
+                                   "Ex",
+                                   "--enable-debug-command",
+                                   "local",
+                                   "--repl-diskless-sync-delay",
+                                   "0"};
   args.insert(args.end(), extra_args_.begin(), extra_args_.end());
   pid_t pid = ::fork();
   if (pid < 0) throw std::runtime_error("fork failed");
@@ -123,52 +116,16 @@ void RedisServer::resume() {
   if (running()) ::kill(pid_, SIGCONT);
 }
 
-namespace {
-std::string render(const redisReply* r) {
-  switch (r->type) {
-    case REDIS_REPLY_STRING:
-    case REDIS_REPLY_STATUS:
-    case REDIS_REPLY_ERROR: return std::string(r->str, r->len);
-    case REDIS_REPLY_INTEGER: return std::to_string(r->integer);
-    case REDIS_REPLY_NIL: return "(nil)";
-    case REDIS_REPLY_ARRAY: {
-      std::string s;
-      for (size_t i = 0; i < r->elements; ++i) s += (i ? "\n" : "") + render(r->element[i]);
-      return s;
-    }
-  }
-  return "?";
-}
-}  // namespace
-
 std::string RedisServer::cli(const std::vector<std::string>& args) const {
-  timeval timeout{2, 0};
-  redisContext* c = redisConnectWithTimeout("127.0.0.1", port_, timeout);
-  if (c == nullptr || c->err) {
-    if (c) redisFree(c);
-    throw std::runtime_error("cannot connect to test redis on port " + std::to_string(port_));
-  }
+  std::optional<std::string> password;
   for (size_t i = 0; i + 1 < extra_args_.size(); ++i) {
-    if (extra_args_[i] == "--requirepass") {
-      freeReplyObject(redisCommand(c, "AUTH %s", extra_args_[i + 1].c_str()));
-    }
+    if (extra_args_[i] == "--requirepass") password = extra_args_[i + 1];
   }
-  std::vector<const char*> argv;
-  std::vector<size_t> lengths;
-  for (const auto& a : args) {
-    argv.push_back(a.data());
-    lengths.push_back(a.size());
-  }
-  auto* reply = static_cast<redisReply*>(
-      redisCommandArgv(c, static_cast<int>(args.size()), argv.data(), lengths.data()));
-  if (reply == nullptr) {
-    redisFree(c);
-    throw std::runtime_error("test redis command failed");
-  }
-  std::string out = render(reply);
-  freeReplyObject(reply);
-  redisFree(c);
-  return out;
+  std::string error;
+  auto reply =
+      blocking_command({"127.0.0.1", port_}, args, std::chrono::seconds(2), &error, password);
+  if (!reply) throw std::runtime_error("test redis command failed: " + error);
+  return *reply;
 }
 
 long long RedisServer::count_keys(const std::string& pattern) const {

@@ -8,12 +8,13 @@
 #include <string>
 #include <vector>
 
+#include "daemon/lab/subprocess.h"
 #include "tests/support/temp_dir.h"
 
 namespace chaosd::test {
 
-/// Finds a loopback TCP port that is free right now (bind to port 0, read it back, close).
-uint16_t free_loopback_port();
+/// Finds a loopback TCP port that is free right now (the daemon's own helper).
+using chaosd::free_loopback_port;
 
 class RedisServer {
  public:
