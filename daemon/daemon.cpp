@@ -260,7 +260,7 @@ Result<nlohmann::json> Daemon::run_probe(const std::string& name) {
   if (future.wait_for(std::chrono::seconds(2)) != std::future_status::ready) {
     return Error{ErrorCode::timeout, "the daemon did not take the request in time (stopping?)"};
   }
-  if (!future.get()) return Error{ErrorCode::internal, "no probe named \"" + name + "\""};
+  if (!future.get()) return Error{ErrorCode::not_found, "no probe named \"" + name + "\""};
   return nlohmann::json{{"probe", name}, {"status", "scheduled"}};
 }
 

@@ -30,12 +30,12 @@ Result<ProxyLink*> FaultProxy::add_link(const std::string& name, std::string_vie
                                         std::string_view upstream) {
   auto listen_endpoint = parse_loopback_endpoint(listen);
   if (!listen_endpoint) {
-    return Error{ErrorCode::internal,
+    return Error{ErrorCode::invalid_argument,
                  "link \"" + name + "\": listen " + listen_endpoint.error().message};
   }
   auto upstream_endpoint = parse_loopback_endpoint(upstream);
   if (!upstream_endpoint) {
-    return Error{ErrorCode::internal,
+    return Error{ErrorCode::invalid_argument,
                  "link \"" + name + "\": upstream " + upstream_endpoint.error().message};
   }
   return add_link(name, listen_endpoint.value(), upstream_endpoint.value());
@@ -44,11 +44,11 @@ Result<ProxyLink*> FaultProxy::add_link(const std::string& name, std::string_vie
 Result<ProxyLink*> FaultProxy::add_link(const std::string& name, tcp::endpoint listen,
                                         tcp::endpoint upstream) {
   if (!valid_link_name(name)) {
-    return Error{ErrorCode::internal,
+    return Error{ErrorCode::invalid_argument,
                  "link name \"" + name + "\": use 1 to 64 letters, digits, '_', '-' or '.'"};
   }
   if (links_.contains(name)) {
-    return Error{ErrorCode::internal,
+    return Error{ErrorCode::conflict,
                  "link \"" + name + "\" already exists (remove it first or pick another name)"};
   }
   auto link = std::make_unique<ProxyLink>(executor_, name, listen, upstream, options_);
@@ -61,7 +61,7 @@ Result<ProxyLink*> FaultProxy::add_link(const std::string& name, tcp::endpoint l
 Status FaultProxy::remove_link(std::string_view name) {
   auto it = links_.find(name);
   if (it == links_.end())
-    return Error{ErrorCode::internal, "no link named \"" + std::string(name) + "\""};
+    return Error{ErrorCode::not_found, "no link named \"" + std::string(name) + "\""};
   it->second->stop();
   links_.erase(it);
   return Ok{};
@@ -86,7 +86,7 @@ std::vector<ProxyLink*> FaultProxy::list() {
 
 Result<ProxyLink*> FaultProxy::link_or_error(std::string_view name) {
   if (ProxyLink* link = find(name)) return link;
-  return Error{ErrorCode::internal, "no link named \"" + std::string(name) + "\""};
+  return Error{ErrorCode::not_found, "no link named \"" + std::string(name) + "\""};
 }
 
 Status FaultProxy::add_toxic(std::string_view link, ToxicSpec spec) {

@@ -15,14 +15,14 @@ bool is_loopback(const ip::address& address) {
 Result<ip::tcp::endpoint> require_loopback(const ip::tcp::endpoint& endpoint,
                                            std::string_view role) {
   if (is_loopback(endpoint.address())) return endpoint;
-  return Error{ErrorCode::internal,
+  return Error{ErrorCode::invalid_argument,
                std::string(role) + " address " + to_string(endpoint) +
                    " is not loopback (the fault proxy only uses 127.0.0.0/8 or ::1)"};
 }
 
 Result<ip::tcp::endpoint> parse_loopback_endpoint(std::string_view text) {
   auto fail = [&](const std::string& why) -> Result<ip::tcp::endpoint> {
-    return Error{ErrorCode::internal, "\"" + std::string(text) + "\": " + why +
+    return Error{ErrorCode::invalid_argument, "\"" + std::string(text) + "\": " + why +
                                           " (use e.g. \"127.0.0.1:6380\" or \"[::1]:6380\")"};
   };
   auto colon = text.rfind(':');

@@ -16,7 +16,7 @@ Result<ActiveToxic> ToxicSet::add(ToxicSpec spec, SteadyTime now) {
   auto valid = validate_toxic_spec(std::move(spec));
   if (!valid) return valid.error();
   if (find(valid.value().name) != nullptr) {
-    return Error{ErrorCode::internal, "toxic \"" + valid.value().name +
+    return Error{ErrorCode::conflict, "toxic \"" + valid.value().name +
                                           "\" already exists on this link (remove or update it)"};
   }
   ActiveToxic toxic{next_id_++, std::move(valid).value(), std::nullopt};
@@ -31,7 +31,7 @@ Result<ActiveToxic> ToxicSet::update(ToxicSpec spec, SteadyTime now) {
   auto it = std::find_if(toxics_.begin(), toxics_.end(),
                          [&](const ActiveToxic& t) { return t.spec.name == valid.value().name; });
   if (it == toxics_.end()) {
-    return Error{ErrorCode::internal,
+    return Error{ErrorCode::not_found,
                  "no toxic named \"" + valid.value().name + "\" on this link (add it first)"};
   }
   ActiveToxic previous = std::move(*it);

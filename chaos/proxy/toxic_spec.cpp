@@ -66,7 +66,7 @@ class SpecReader {
   // Records the first error; returns nullopt so that getters can `return fail(...)`.
   std::nullopt_t fail(std::string_view key, const std::string& message) {
     if (!error_) {
-      error_ = Error{ErrorCode::internal, label_ + ": " + std::string(key) + ": " + message};
+      error_ = Error{ErrorCode::invalid_argument, label_ + ": " + std::string(key) + ": " + message};
     }
     return std::nullopt;
   }
@@ -175,30 +175,30 @@ std::optional<ToxicDirection> parse_toxic_direction(std::string_view text) {
 
 Result<ToxicSpec> parse_toxic_spec(const json& object) {
   if (!object.is_object()) {
-    return Error{ErrorCode::internal,
+    return Error{ErrorCode::invalid_argument,
                  "toxic: expected a JSON object, got " + std::string(object.type_name())};
   }
   ToxicSpec spec;
   std::string label = "toxic";
   if (auto it = object.find("name"); it != object.end()) {
-    if (!it->is_string()) return Error{ErrorCode::internal, "toxic: name: must be a string"};
+    if (!it->is_string()) return Error{ErrorCode::invalid_argument, "toxic: name: must be a string"};
     spec.name = it->get<std::string>();
     label = "toxic \"" + spec.name + "\"";
   }
   auto type_it = object.find("type");
   if (type_it == object.end()) {
-    return Error{ErrorCode::internal, label + ": type: missing (one of " + type_list() + ")"};
+    return Error{ErrorCode::invalid_argument, label + ": type: missing (one of " + type_list() + ")"};
   }
   auto type = type_it->is_string() ? parse_toxic_type(type_it->get<std::string>()) : std::nullopt;
   if (!type) {
-    return Error{ErrorCode::internal, label + ": type: " + type_it->dump() +
+    return Error{ErrorCode::invalid_argument, label + ": type: " + type_it->dump() +
                                           " is not a toxic type (use one of " + type_list() + ")"};
   }
   spec.type = *type;
   if (auto it = object.find("stream"); it != object.end()) {
     auto direction = it->is_string() ? parse_toxic_direction(it->get<std::string>()) : std::nullopt;
     if (!direction) {
-      return Error{ErrorCode::internal, label + ": stream: " + it->dump() +
+      return Error{ErrorCode::invalid_argument, label + ": stream: " + it->dump() +
                                             " is not a stream (use \"upstream\" for " +
                                             "client->server or \"downstream\" for server->client)"};
     }
@@ -212,7 +212,7 @@ Result<ToxicSpec> parse_toxic_spec(const json& object) {
     if (!known) {
       std::string takes;
       for (auto k : allowed) takes += std::string(takes.empty() ? "" : ", ") + std::string(k);
-      return Error{ErrorCode::internal, label + ": " + key + ": unknown key for a " +
+      return Error{ErrorCode::invalid_argument, label + ": " + key + ": unknown key for a " +
                                             to_string(spec.type) + " toxic (it takes " +
                                             (takes.empty() ? "no parameters" : takes) +
                                             ", plus name, stream, expires_in_ms)"};
@@ -260,7 +260,7 @@ Result<ToxicSpec> validate_toxic_spec(ToxicSpec spec) {
   }
   std::string label = "toxic \"" + spec.name + "\"";
   auto fail = [&](const std::string& message) -> Result<ToxicSpec> {
-    return Error{ErrorCode::internal, label + ": " + message};
+    return Error{ErrorCode::invalid_argument, label + ": " + message};
   };
   if (!valid_name(spec.name)) {
     return fail("name: use 1 to 64 characters among letters, digits, '_', '-' and '.'");

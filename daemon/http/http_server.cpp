@@ -116,7 +116,9 @@ void HttpServer::install_routes() {
          [this](const httplib::Request& req, httplib::Response& res) {
            auto scheduled = control_.run_probe(req.matches[1].str());
            if (!scheduled) {
-             int status = scheduled.error().code == ErrorCode::timeout ? 503 : 404;
+             int status = scheduled.error().code == ErrorCode::timeout     ? 503
+                          : scheduled.error().code == ErrorCode::not_found ? 404
+                                                                           : 500;
              return send_error(res, status, scheduled.error().message);
            }
            send_json(res, 202, scheduled.value());

@@ -10,6 +10,9 @@ const char* to_string(ErrorCode code) {
     case ErrorCode::cancelled: return "cancelled";
     case ErrorCode::redis_error: return "redis error";
     case ErrorCode::protocol: return "protocol error";
+    case ErrorCode::invalid_argument: return "invalid argument";
+    case ErrorCode::not_found: return "not found";
+    case ErrorCode::conflict: return "conflict";
     case ErrorCode::internal: return "internal error";
   }
   return "unknown error";

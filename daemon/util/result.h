@@ -14,6 +14,9 @@ enum class ErrorCode {
   cancelled,       // the caller's operation was cancelled (e.g. its probe timed out)
   redis_error,     // the server answered with an error reply
   protocol,        // an answer of an unexpected shape
+  invalid_argument,  // the caller's input is wrong (an HTTP 400)
+  not_found,         // no such thing (an HTTP 404)
+  conflict,          // it exists already / the state forbids it (an HTTP 409)
   internal,
 };
 
