@@ -108,10 +108,14 @@ TargetConfig* Config::find_target(std::string_view name) {
 
 const char* to_string(TargetKind kind) {
   switch (kind) {
-    case TargetKind::standalone: return "standalone";
-    case TargetKind::replicated: return "replicated";
-    case TargetKind::cluster: return "cluster";
-    case TargetKind::regions: return "regions";
+    case TargetKind::standalone:
+      return "standalone";
+    case TargetKind::replicated:
+      return "replicated";
+    case TargetKind::cluster:
+      return "cluster";
+    case TargetKind::regions:
+      return "regions";
   }
   return "standalone";
 }

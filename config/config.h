@@ -3,13 +3,13 @@
 // (config/loader.h), which rejects anything it does not understand with a ConfigError naming
 // file:line:col and the key path.
 
+#include <toml++/toml.h>
+
 #include <cstdint>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
-
-#include <toml++/toml.h>
 
 #include "config/duration.h"
 
@@ -61,7 +61,7 @@ struct RegionConfig {
 struct LabConfig {
   bool enabled = false;
   std::vector<std::string> topologies = {"standalone", "replicated", "cluster", "regions"};
-  std::string redis_server = "redis-server";  // binary, looked up in PATH
+  std::string redis_server = "redis-server";                  // binary, looked up in PATH
   Duration region_b_latency = std::chrono::milliseconds(20);  // one way, through a proxy link
   Duration region_c_latency = std::chrono::milliseconds(60);
 };
@@ -80,10 +80,10 @@ struct TargetConfig {
   TargetKind kind = TargetKind::standalone;
   std::string host;  // standalone/replicated: the primary; cluster: first seed; regions: writable
   uint16_t port = 6379;
-  std::vector<NodeAddress> replicas;  // replicated: listed replicas (else found via INFO)
-  std::vector<NodeAddress> seeds;     // cluster: where to read the slot map from
-  std::vector<RegionConfig> regions;  // regions: every region, at least one writable
-  bool lab = false;                   // started by the embedded lab; addresses filled at start
+  std::vector<NodeAddress> replicas;    // replicated: listed replicas (else found via INFO)
+  std::vector<NodeAddress> seeds;       // cluster: where to read the slot map from
+  std::vector<RegionConfig> regions;    // regions: every region, at least one writable
+  bool lab = false;                     // started by the embedded lab; addresses filled at start
   std::string username;                 // empty: AUTH with password only (or no AUTH)
   std::optional<std::string> password;  // resolved from password or password_env at load time
   std::string password_env;             // name of the env var, kept for --print-config

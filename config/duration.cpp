@@ -79,7 +79,8 @@ std::string format_duration(Duration d) {
   // Whole days/hours/minutes/seconds when exact; otherwise the finest unit that is exact.
   if (ns % 1'000'000'000 == 0) {
     int64_t s = ns / 1'000'000'000;
-    const std::pair<int64_t, const char*> parts[] = {{86400, "d"}, {3600, "h"}, {60, "m"}, {1, "s"}};
+    const std::pair<int64_t, const char*> parts[] = {
+        {86400, "d"}, {3600, "h"}, {60, "m"}, {1, "s"}};
     for (auto [size, name] : parts) {
       if (s >= size) {
         out += std::to_string(s / size) + name;

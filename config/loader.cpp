@@ -198,7 +198,8 @@ class Loader {
     const char* kind = to_string(target.kind);
     auto refuse = [&](std::string_view key, const char* instead) {
       if (table.find(key) != nullptr) {
-        table.fail(key, std::string(key) + " does not apply to kind = \"" + kind + "\"; " + instead);
+        table.fail(key,
+                   std::string(key) + " does not apply to kind = \"" + kind + "\"; " + instead);
       }
     };
     if (target.kind == TargetKind::cluster) {
@@ -249,9 +250,10 @@ class Loader {
   static void read_regions(TableReader& table, TargetConfig& target) {
     std::vector<TableReader> regions = table.get_table_array("regions");
     if (regions.size() < 2) {
-      table.fail_missing("regions", "a regions target needs at least two regions, e.g. regions = "
-                                    "[{name = \"eu\", address = \"10.0.0.1:6379\", writable = "
-                                    "true}, {name = \"us\", address = \"10.1.0.1:6379\"}]");
+      table.fail_missing("regions",
+                         "a regions target needs at least two regions, e.g. regions = "
+                         "[{name = \"eu\", address = \"10.0.0.1:6379\", writable = "
+                         "true}, {name = \"us\", address = \"10.1.0.1:6379\"}]");
     }
     std::set<std::string, std::less<>> names;
     for (TableReader& region : regions) {
@@ -259,8 +261,9 @@ class Loader {
       RegionConfig r;
       r.name = region.require_string("name", "\"eu\"");
       if (!is_identifier(r.name) || !names.insert(r.name).second) {
-        region.fail("name", in_quotes(r.name) + " is not a unique region name of letters, digits, "
-                                                "'_' or '-'");
+        region.fail("name", in_quotes(r.name) +
+                                " is not a unique region name of letters, digits, "
+                                "'_' or '-'");
       }
       HostPort a = read_address(region, "address", region.require_string("address", "\"h:6379\""));
       r.address = {a.host, a.port};
@@ -279,8 +282,8 @@ class Loader {
   // Each lab topology is a target named after it; its addresses are known only once the lab has
   // started its processes.
   void read_lab(TableReader& table) {
-    table.expect_only({"enabled", "topologies", "redis_server", "region_b_latency",
-                       "region_c_latency"});
+    table.expect_only(
+        {"enabled", "topologies", "redis_server", "region_b_latency", "region_c_latency"});
     LabConfig& lab = config_.lab;
     lab.enabled = table.get_bool("enabled").value_or(true);
     if (auto topologies = table.get_string_array("topologies")) {
@@ -288,8 +291,10 @@ class Loader {
       for (const std::string& t : *topologies) {
         if (std::find(kLabTopologies.begin(), kLabTopologies.end(), t) == kLabTopologies.end() ||
             !seen.insert(t).second) {
-          table.fail("topologies", in_quotes(t) + " is not a lab topology, or is listed twice; use "
-                                                  "some of: " + join_names(kLabTopologies));
+          table.fail("topologies", in_quotes(t) +
+                                       " is not a lab topology, or is listed twice; use "
+                                       "some of: " +
+                                       join_names(kLabTopologies));
         }
       }
       lab.topologies = *topologies;

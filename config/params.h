@@ -3,13 +3,13 @@
 // params next to the code that uses them. Every getter checks the type and range and remembers the
 // key; finish() rejects any key nobody asked for, so a typo is an error and not silently ignored.
 
+#include <toml++/toml.h>
+
 #include <cstdint>
 #include <set>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <toml++/toml.h>
 
 #include "config/config.h"
 
@@ -30,7 +30,8 @@ class ParamReader {
   void finish() const;
 
  private:
-  [[noreturn]] void fail(const toml::node* node, std::string_view key, const std::string& msg) const;
+  [[noreturn]] void fail(const toml::node* node, std::string_view key,
+                         const std::string& msg) const;
   const toml::table& params_;
   std::string key_path_;
   std::string file_;

@@ -90,8 +90,12 @@ void print_target(std::ostream& out, const TargetConfig& target) {
   line(out, "name", toml_string(target.name));
   line(out, "kind", toml_string(to_string(target.kind)));
   switch (target.kind) {
-    case TargetKind::cluster: line(out, "seeds", address_list(target.seeds)); break;
-    case TargetKind::regions: line(out, "regions", region_list(target.regions)); break;
+    case TargetKind::cluster:
+      line(out, "seeds", address_list(target.seeds));
+      break;
+    case TargetKind::regions:
+      line(out, "regions", region_list(target.regions));
+      break;
     default:
       line(out, "address", toml_string(NodeAddress{target.host, target.port}.to_string()));
       if (!target.replicas.empty()) line(out, "replicas", address_list(target.replicas));

@@ -83,12 +83,14 @@ CliParse parse_cli(const std::vector<std::string>& args) {
     return out;
   }
   if (o.lab && !o.config_path.empty()) {
-    out.error = "--lab runs the built-in lab config; to combine a lab with your own config, add a "
-                "[lab] table to it instead";
+    out.error =
+        "--lab runs the built-in lab config; to combine a lab with your own config, add a "
+        "[lab] table to it instead";
     return out;
   }
   if (!o.help && !o.version && !o.lab && o.config_path.empty()) {
-    out.error = "missing --config FILE or --lab (see --help; config/examples/minimal.toml is a start)";
+    out.error =
+        "missing --config FILE or --lab (see --help; config/examples/minimal.toml is a start)";
   }
   return out;
 }

@@ -1,18 +1,18 @@
 #include "daemon/daemon.h"
 
-#include <future>
+#include <spdlog/fmt/ranges.h>
+#include <spdlog/spdlog.h>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
-#include <spdlog/fmt/ranges.h>
-#include <spdlog/spdlog.h>
+#include <future>
 
 #include "build_info.h"
 #include "config/loader.h"
 #include "daemon/sla_rules.h"
-#include "daemon/target_connection.h"
 #include "daemon/status_json.h"
+#include "daemon/target_connection.h"
 #include "daemon/util/logging.h"
 #include "daemon/util/time_format.h"
 #include "probes/registry.h"

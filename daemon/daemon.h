@@ -4,15 +4,14 @@
 // (probes stopped, their keys deleted, exit 0); SIGHUP reloads the config file (a bad file is
 // logged and the running config kept).
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/signal_set.hpp>
-#include <boost/asio/steady_timer.hpp>
 
 #include "chaos/proxy/fault_proxy.h"
 #include "config/config.h"
@@ -27,9 +26,9 @@
 namespace chaosd {
 
 struct DaemonOptions {
-  std::string config_path;                 // re-read on SIGHUP; empty: no reload
-  std::optional<std::string> listen;       // --listen overrides daemon.listen
-  std::optional<std::string> log_level;    // --log-level overrides daemon.log_level
+  std::string config_path;               // re-read on SIGHUP; empty: no reload
+  std::optional<std::string> listen;     // --listen overrides daemon.listen
+  std::optional<std::string> log_level;  // --log-level overrides daemon.log_level
 };
 
 class Daemon final : public DaemonControl {

@@ -1,17 +1,17 @@
 // redis-chaosd entry point: parse the command line, load the config, run the daemon.
 
+#include <spdlog/spdlog.h>
+
 #include <csignal>
 #include <iostream>
 
-#include <spdlog/spdlog.h>
-
 #include "build_info.h"
-#include "lab_config.h"
 #include "config/loader.h"
 #include "daemon/cli.h"
 #include "daemon/daemon.h"
 #include "daemon/once.h"
 #include "daemon/util/logging.h"
+#include "lab_config.h"
 #include "probes/registry.h"
 
 int main(int argc, char** argv) {
@@ -37,15 +37,17 @@ int main(int argc, char** argv) {
   ProbeRegistryCatalog catalog;
   Config config;
   try {
-    config = options.lab ? load_config_string(kEmbeddedLabToml, "<embedded config/lab.toml>", &catalog)
-                         : load_config_file(options.config_path, &catalog);
+    config = options.lab
+                 ? load_config_string(kEmbeddedLabToml, "<embedded config/lab.toml>", &catalog)
+                 : load_config_file(options.config_path, &catalog);
   } catch (const ConfigError& e) {
     std::cerr << e.what() << "\n";
     return 2;
   }
   if (options.check_config) {
-    std::cout << (options.lab ? "lab config" : options.config_path) << ": ok (" << config.targets.size() << " targets, "
-              << config.probes.size() << " probes, " << config.slas.size() << " SLAs)\n";
+    std::cout << (options.lab ? "lab config" : options.config_path) << ": ok ("
+              << config.targets.size() << " targets, " << config.probes.size() << " probes, "
+              << config.slas.size() << " SLAs)\n";
     return 0;
   }
   if (options.print_config) {
@@ -56,8 +58,8 @@ int main(int argc, char** argv) {
   setup_logging(options.log_level.value_or(config.daemon.log_level), config.daemon.log_format);
   if (options.once) return run_once_command(config, options.report_path);
   try {
-    Daemon daemon(std::move(config), DaemonOptions{options.config_path, options.listen,
-                                                   options.log_level});
+    Daemon daemon(std::move(config),
+                  DaemonOptions{options.config_path, options.listen, options.log_level});
     return daemon.run();
   } catch (const std::exception& e) {
     spdlog::critical("redis-chaosd failed: {}", e.what());

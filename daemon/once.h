@@ -3,10 +3,9 @@
 // report (JSON, or JUnit XML when the file name ends in .xml), and exit 1 on any breach or failed
 // probe run: a gate for CI pipelines.
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "config/config.h"
 #include "daemon/probe_runner.h"

@@ -1,7 +1,6 @@
 #include "daemon/probe_runner.h"
 
-#include "daemon/redis/cluster_redis_client.h"
-#include "probes/probe_keys.h"
+#include <spdlog/spdlog.h>
 
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -9,7 +8,9 @@
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <spdlog/spdlog.h>
+
+#include "daemon/redis/cluster_redis_client.h"
+#include "probes/probe_keys.h"
 
 namespace chaosd {
 namespace asio = boost::asio;
@@ -45,16 +46,16 @@ steady_clock::duration to_steady(Duration d) {
 
 ProbeRunner::ProbeRunner(asio::any_io_executor executor, ProbeConfig config,
                          std::unique_ptr<Probe> probe, const TargetConfig& topology,
-                         const ConnectionOptions& target,
-                         const std::string& key_prefix, const Clock& clock, OnRun on_run)
+                         const ConnectionOptions& target, const std::string& key_prefix,
+                         const Clock& clock, OnRun on_run)
     : executor_(executor),
       config_(std::move(config)),
       probe_(std::move(probe)),
       topology_(topology),
       target_(named(target, config_.name)),
       redis_(make_client(executor, topology_, target_)),
-      context_{executor, *redis_, target_, topology_,
-               key_prefix + ":{" + config_.name + "}:", clock},
+      context_{
+          executor, *redis_, target_, topology_, key_prefix + ":{" + config_.name + "}:", clock},
       on_run_(std::move(on_run)),
       wake_(executor),
       finished_(executor) {}

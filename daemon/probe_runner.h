@@ -3,13 +3,12 @@
 // probe's timeout (the run is cancelled when it expires), results handed to a callback on the
 // loop thread. Owns the probe's Redis connection (CLIENT SETNAME redis-chaosd:<probe>).
 
-#include <functional>
-#include <memory>
-#include <optional>
-
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <functional>
+#include <memory>
+#include <optional>
 
 #include "config/config.h"
 #include "daemon/redis/connection.h"
@@ -34,8 +33,8 @@ class ProbeRunner {
 
   ProbeRunner(boost::asio::any_io_executor executor, ProbeConfig config,
               std::unique_ptr<Probe> probe, const TargetConfig& topology,
-              const ConnectionOptions& target,
-              const std::string& key_prefix, const Clock& clock, OnRun on_run);
+              const ConnectionOptions& target, const std::string& key_prefix, const Clock& clock,
+              OnRun on_run);
   ~ProbeRunner();
 
   /// Starts the schedule; the first run is after `first_delay` (staggers probes at start).

@@ -9,8 +9,11 @@ using nlohmann::json;
 json target_json(const TargetConfig& target, const TargetHealth& health) {
   json nodes = json::array();
   for (const auto& node : health.nodes) {
-    json n{{"address", node.address}, {"role", node.role}, {"up", node.up},
-           {"ping_seconds", node.ping_seconds}, {"last_error", node.last_error}};
+    json n{{"address", node.address},
+           {"role", node.role},
+           {"up", node.up},
+           {"ping_seconds", node.ping_seconds},
+           {"last_error", node.last_error}};
     if (!node.region.empty()) n["region"] = node.region;
     if (!node.slots.empty()) n["slots"] = node.slots;
     nodes.push_back(std::move(n));
@@ -70,11 +73,11 @@ json sla_json(const SlaStatus& status) {
   }
   json history = json::array();
   for (const auto& event : status.history) {
-    history.push_back(json{
-        {"at", iso8601(event.at)},
-        {"transition", event.transition == SlaTransition::breach ? "breach" : "recovery"},
-        {"value", event.value},
-        {"compliance_ratio", event.compliance_ratio}});
+    history.push_back(
+        json{{"at", iso8601(event.at)},
+             {"transition", event.transition == SlaTransition::breach ? "breach" : "recovery"},
+             {"value", event.value},
+             {"compliance_ratio", event.compliance_ratio}});
   }
   return json{{"name", rule.name},
               {"probe", rule.probe},

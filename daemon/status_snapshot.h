@@ -4,7 +4,6 @@
 
 #include <atomic>
 #include <memory>
-
 #include <nlohmann/json.hpp>
 
 #include "daemon/util/clock.h"
@@ -15,7 +14,7 @@ struct StatusSnapshot {
   nlohmann::json targets = nlohmann::json::array();  // one object per target
   nlohmann::json probes = nlohmann::json::array();   // one object per probe, with its last run
   nlohmann::json slas = nlohmann::json::array();     // one object per SLA, with windows, history
-  bool ready = false;                                 // every target checked at least once
+  bool ready = false;                                // every target checked at least once
   std::string version;
   WallTime started_at{};
   WallTime built_at{};
@@ -24,7 +23,9 @@ struct StatusSnapshot {
 /// Thread-safety: publish() from the loop, get() from any thread.
 class SnapshotBox {
  public:
-  void publish(std::shared_ptr<const StatusSnapshot> snapshot) { current_.store(std::move(snapshot)); }
+  void publish(std::shared_ptr<const StatusSnapshot> snapshot) {
+    current_.store(std::move(snapshot));
+  }
   std::shared_ptr<const StatusSnapshot> get() const { return current_.load(); }
   /// The loop calls beat() every second; HTTP /healthz reports a wedged loop when it stops.
   void beat(WallTime now) { heartbeat_ms_.store(to_ms(now)); }

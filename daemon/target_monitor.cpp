@@ -1,13 +1,14 @@
 #include "daemon/target_monitor.h"
 
-#include "daemon/redis/info.h"
-#include "daemon/redis/slot_map.h"
+#include <spdlog/spdlog.h>
 
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <spdlog/spdlog.h>
+
+#include "daemon/redis/info.h"
+#include "daemon/redis/slot_map.h"
 
 namespace chaosd {
 namespace asio = boost::asio;

@@ -2,17 +2,15 @@
 // Health of one target, checked every second on its own connection (CLIENT SETNAME
 // redis-chaosd:health) so that target_up does not depend on any probe's schedule.
 
-#include <functional>
-#include <string>
-
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/steady_timer.hpp>
-
-#include "config/config.h"
+#include <functional>
 #include <map>
 #include <memory>
+#include <string>
 
+#include "config/config.h"
 #include "daemon/redis/cluster_client.h"
 #include "daemon/redis/connection.h"
 
@@ -34,8 +32,8 @@ struct TargetHealth {
   bool up = false;
   double ping_seconds = 0;
   std::string last_error;
-  std::string role;            // from INFO replication: master / slave
-  std::string redis_version;   // from INFO server
+  std::string role;           // from INFO replication: master / slave
+  std::string redis_version;  // from INFO server
   WallTime last_check{};
   uint64_t connects = 0;
   std::vector<NodeHealth> nodes;  // every node of a replicated, cluster or regions target

@@ -76,7 +76,8 @@ ProbeType latency_probe_type() {
               {"availability_ratio", ">= 0.999", 0.99, "commands answered without error"},
               {"get_latency_seconds", "< 0.01", 0.99, "median GET latency under 10 ms"},
           },
-      .create = [](const ProbeConfig& config, const std::string& key_path) -> std::unique_ptr<Probe> {
+      .create = [](const ProbeConfig& config,
+                   const std::string& key_path) -> std::unique_ptr<Probe> {
         ParamReader params(config.params, key_path, config.where.file);
         LatencyParams p;
         p.samples = static_cast<int>(params.get_int("samples", p.samples, 1, 10'000));

@@ -6,11 +6,10 @@
 // writes, all its keys deleted by cleanup(); no exceptions for runtime failures (they become
 // ProbeResult errors); every wait is bounded.
 
-#include <memory>
-#include <string>
-
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <memory>
+#include <string>
 
 #include "config/config.h"
 #include "daemon/redis/connection.h"
@@ -22,10 +21,10 @@ namespace chaosd {
 
 struct ProbeContext {
   boost::asio::any_io_executor executor;
-  RedisClient& redis;                  // this probe's own client: one server or a cluster
-  const ConnectionOptions& target;     // to open extra connections (e.g. a subscriber)
-  const TargetConfig& topology;        // the target's kind, replicas, regions, seeds
-  std::string key_prefix;              // "<daemon.key_prefix>:{<probe name>}:" (one hash slot)
+  RedisClient& redis;               // this probe's own client: one server or a cluster
+  const ConnectionOptions& target;  // to open extra connections (e.g. a subscriber)
+  const TargetConfig& topology;     // the target's kind, replicas, regions, seeds
+  std::string key_prefix;           // "<daemon.key_prefix>:{<probe name>}:" (one hash slot)
   const Clock& clock;
 };
 

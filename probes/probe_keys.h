@@ -1,10 +1,9 @@
 #pragma once
 // Helpers every probe uses for its keys and its waits.
 
+#include <boost/asio/awaitable.hpp>
 #include <chrono>
 #include <string>
-
-#include <boost/asio/awaitable.hpp>
 
 #include "daemon/redis/connection.h"
 #include "daemon/util/clock.h"

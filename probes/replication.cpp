@@ -27,7 +27,8 @@ asio::awaitable<Result<std::vector<ReplicationProbe::Replica>>> ReplicationProbe
     co_return replicas;
   }
   if (!topology.replicas.empty()) {
-    for (const auto& address : topology.replicas) replicas.push_back({address.to_string(), address});
+    for (const auto& address : topology.replicas)
+      replicas.push_back({address.to_string(), address});
     co_return replicas;
   }
   Command info_replication{"INFO", "replication"};
@@ -83,7 +84,8 @@ asio::awaitable<ProbeResult> ReplicationProbe::run(ProbeContext& ctx) {
   for (const auto& replica : replicas.value()) {
     waiting.push_back({replica, &connection_to(ctx, replica)});
   }
-  const auto give_up = written_at + std::chrono::duration_cast<SteadyTime::duration>(params_.max_wait);
+  const auto give_up =
+      written_at + std::chrono::duration_cast<SteadyTime::duration>(params_.max_wait);
   size_t converged = 0;
   while (!waiting.empty() && steady_clock::now() < give_up) {
     std::vector<Pending> still;
@@ -130,8 +132,9 @@ ProbeType replication_probe_type() {
                    const std::string& key_path) -> std::unique_ptr<Probe> {
         ParamReader params(config.params, key_path, config.where.file);
         ReplicationParams p;
-        p.poll_interval = params.get_duration("poll_interval", p.poll_interval,
-                                              std::chrono::microseconds(100), std::chrono::seconds(1));
+        p.poll_interval =
+            params.get_duration("poll_interval", p.poll_interval, std::chrono::microseconds(100),
+                                std::chrono::seconds(1));
         p.max_wait = params.get_duration("max_wait", p.max_wait, std::chrono::milliseconds(10),
                                          std::chrono::minutes(1));
         params.finish();

@@ -29,7 +29,8 @@ asio::awaitable<Result<std::vector<ExpiringKey>>> write_keys(ProbeContext& ctx,
   auto ttl_ms = std::chrono::duration_cast<std::chrono::milliseconds>(ttl);
   auto wall_sent = std::chrono::system_clock::now();
   auto steady_sent = steady_clock::now();
-  auto wall_ms = std::chrono::duration_cast<std::chrono::milliseconds>(wall_sent.time_since_epoch());
+  auto wall_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(wall_sent.time_since_epoch());
   auto pxat_deadline = wall_ms + ttl_ms;
   std::vector<Command> commands;
   for (size_t i = 0; i < names.size(); ++i) {
@@ -44,9 +45,8 @@ asio::awaitable<Result<std::vector<ExpiringKey>>> write_keys(ProbeContext& ctx,
   std::vector<ExpiringKey> keys;
   for (size_t i = 0; i < names.size(); ++i) {
     if (!replies[i]) co_return replies[i].error();
-    SteadyTime expected =
-        i % 2 == 0 ? midpoint(steady_sent, steady_acked) + ttl_ms
-                   : steady_sent + (pxat_deadline - wall_sent.time_since_epoch());
+    SteadyTime expected = i % 2 == 0 ? midpoint(steady_sent, steady_acked) + ttl_ms
+                                     : steady_sent + (pxat_deadline - wall_sent.time_since_epoch());
     keys.push_back({names[i], expected});
   }
   co_return keys;
@@ -79,8 +79,7 @@ asio::awaitable<Result<int>> count_presence(ProbeContext& ctx, const std::vector
 }
 
 // Polls the keys until each is gone; returns the worst |first seen gone - expected| in seconds.
-asio::awaitable<Result<double>> worst_timing_error(ProbeContext& ctx,
-                                                   std::vector<ExpiringKey> keys,
+asio::awaitable<Result<double>> worst_timing_error(ProbeContext& ctx, std::vector<ExpiringKey> keys,
                                                    Duration poll_interval) {
   const auto give_up = latest(keys) + std::chrono::seconds(1);
   if (!co_await sleep_until(earliest(keys) - std::chrono::milliseconds(3))) {
@@ -109,8 +108,9 @@ asio::awaitable<Result<double>> worst_timing_error(ProbeContext& ctx,
     previous_poll = polled;
     if (steady_clock::now() > give_up) {
       // Never expired within a second of the deadline: report that second as the error.
-      if (!keys.empty()) worst = std::max(worst, seconds_between(give_up - std::chrono::seconds(1),
-                                                                 steady_clock::now()));
+      if (!keys.empty())
+        worst = std::max(worst,
+                         seconds_between(give_up - std::chrono::seconds(1), steady_clock::now()));
       break;
     }
     if (!co_await sleep_for(poll_interval)) co_return Error{ErrorCode::cancelled, "cancelled"};
@@ -131,7 +131,7 @@ asio::awaitable<Result<bool>> notifications_enabled(ProbeContext& ctx) {
   const std::string& flags = parts[1].str();
   bool keyevent = flags.find('E') != std::string::npos;
   bool expired = flags.find('x') != std::string::npos || flags.find('A') != std::string::npos;
-  co_return keyevent && expired;
+  co_return keyevent&& expired;
 }
 
 }  // namespace
@@ -150,8 +150,8 @@ asio::awaitable<ProbeResult> TtlProbe::run(ProbeContext& ctx) {
   std::unique_ptr<RedisConnection> subscriber;
   auto enabled = co_await notifications_enabled(ctx);
   if (!enabled) {
-    result.notes.push_back("reclaim not measured: CONFIG GET failed (" +
-                           enabled.error().message + ")");
+    result.notes.push_back("reclaim not measured: CONFIG GET failed (" + enabled.error().message +
+                           ")");
   } else if (!enabled.value()) {
     result.notes.push_back(
         "reclaim not measured: the server has no expired-key events "
@@ -258,7 +258,8 @@ ProbeType ttl_probe_type() {
               {"expiry_timing_error_seconds", "< 0.05", 0.99, "expiry timing error under 50 ms"},
               {"expired_reclaim_ratio", ">= 0.95", 0.99, "expired keys reclaimed (95%)"},
           },
-      .create = [](const ProbeConfig& config, const std::string& key_path) -> std::unique_ptr<Probe> {
+      .create = [](const ProbeConfig& config,
+                   const std::string& key_path) -> std::unique_ptr<Probe> {
         using std::chrono::milliseconds;
         using std::chrono::seconds;
         ParamReader params(config.params, key_path, config.where.file);
@@ -266,16 +267,15 @@ ProbeType ttl_probe_type() {
         p.keys = static_cast<int>(params.get_int("keys", p.keys, 1, 1000));
         p.ttl = params.get_duration("ttl", p.ttl, milliseconds(20), seconds(60));
         p.margin = params.get_duration("margin", p.margin, milliseconds(1), seconds(10));
-        p.poll_interval =
-            params.get_duration("poll_interval", p.poll_interval, std::chrono::microseconds(100),
-                                seconds(1));
+        p.poll_interval = params.get_duration("poll_interval", p.poll_interval,
+                                              std::chrono::microseconds(100), seconds(1));
         p.reclaim_window =
             params.get_duration("reclaim_window", p.reclaim_window, milliseconds(100), seconds(60));
         params.finish();
         if (p.margin * 2 >= p.ttl) {
           throw ConfigError(config.where, key_path + ".margin",
-                            "margin " + format_duration(p.margin) +
-                                " must be under half the ttl " + format_duration(p.ttl));
+                            "margin " + format_duration(p.margin) + " must be under half the ttl " +
+                                format_duration(p.ttl));
         }
         return std::make_unique<TtlProbe>(p);
       },

@@ -22,8 +22,9 @@ Result<ip::tcp::endpoint> require_loopback(const ip::tcp::endpoint& endpoint,
 
 Result<ip::tcp::endpoint> parse_loopback_endpoint(std::string_view text) {
   auto fail = [&](const std::string& why) -> Result<ip::tcp::endpoint> {
-    return Error{ErrorCode::invalid_argument, "\"" + std::string(text) + "\": " + why +
-                                          " (use e.g. \"127.0.0.1:6380\" or \"[::1]:6380\")"};
+    return Error{ErrorCode::invalid_argument,
+                 "\"" + std::string(text) + "\": " + why +
+                     " (use e.g. \"127.0.0.1:6380\" or \"[::1]:6380\")"};
   };
   auto colon = text.rfind(':');
   if (colon == std::string_view::npos) return fail("no port");

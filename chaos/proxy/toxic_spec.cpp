@@ -66,7 +66,8 @@ class SpecReader {
   // Records the first error; returns nullopt so that getters can `return fail(...)`.
   std::nullopt_t fail(std::string_view key, const std::string& message) {
     if (!error_) {
-      error_ = Error{ErrorCode::invalid_argument, label_ + ": " + std::string(key) + ": " + message};
+      error_ =
+          Error{ErrorCode::invalid_argument, label_ + ": " + std::string(key) + ": " + message};
     }
     return std::nullopt;
   }
@@ -181,26 +182,29 @@ Result<ToxicSpec> parse_toxic_spec(const json& object) {
   ToxicSpec spec;
   std::string label = "toxic";
   if (auto it = object.find("name"); it != object.end()) {
-    if (!it->is_string()) return Error{ErrorCode::invalid_argument, "toxic: name: must be a string"};
+    if (!it->is_string())
+      return Error{ErrorCode::invalid_argument, "toxic: name: must be a string"};
     spec.name = it->get<std::string>();
     label = "toxic \"" + spec.name + "\"";
   }
   auto type_it = object.find("type");
   if (type_it == object.end()) {
-    return Error{ErrorCode::invalid_argument, label + ": type: missing (one of " + type_list() + ")"};
+    return Error{ErrorCode::invalid_argument,
+                 label + ": type: missing (one of " + type_list() + ")"};
   }
   auto type = type_it->is_string() ? parse_toxic_type(type_it->get<std::string>()) : std::nullopt;
   if (!type) {
     return Error{ErrorCode::invalid_argument, label + ": type: " + type_it->dump() +
-                                          " is not a toxic type (use one of " + type_list() + ")"};
+                                                  " is not a toxic type (use one of " +
+                                                  type_list() + ")"};
   }
   spec.type = *type;
   if (auto it = object.find("stream"); it != object.end()) {
     auto direction = it->is_string() ? parse_toxic_direction(it->get<std::string>()) : std::nullopt;
     if (!direction) {
-      return Error{ErrorCode::invalid_argument, label + ": stream: " + it->dump() +
-                                            " is not a stream (use \"upstream\" for " +
-                                            "client->server or \"downstream\" for server->client)"};
+      return Error{ErrorCode::invalid_argument,
+                   label + ": stream: " + it->dump() + " is not a stream (use \"upstream\" for " +
+                       "client->server or \"downstream\" for server->client)"};
     }
     spec.direction = *direction;
   }
@@ -213,9 +217,9 @@ Result<ToxicSpec> parse_toxic_spec(const json& object) {
       std::string takes;
       for (auto k : allowed) takes += std::string(takes.empty() ? "" : ", ") + std::string(k);
       return Error{ErrorCode::invalid_argument, label + ": " + key + ": unknown key for a " +
-                                            to_string(spec.type) + " toxic (it takes " +
-                                            (takes.empty() ? "no parameters" : takes) +
-                                            ", plus name, stream, expires_in_ms)"};
+                                                    to_string(spec.type) + " toxic (it takes " +
+                                                    (takes.empty() ? "no parameters" : takes) +
+                                                    ", plus name, stream, expires_in_ms)"};
     }
   }
 

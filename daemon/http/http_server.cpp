@@ -1,7 +1,6 @@
 #include "daemon/http/http_server.h"
 
 #include <httplib.h>
-
 #include <spdlog/spdlog.h>
 
 #include "daemon/http/status_page.h"
@@ -140,18 +139,18 @@ void HttpServer::install_routes() {
       send_error(res, res.status, "HTTP error " + std::to_string(res.status));
     }
   });
-  s.set_exception_handler([](const httplib::Request&, httplib::Response& res,
-                             std::exception_ptr error) {
-    std::string what = "internal error";
-    try {
-      if (error) std::rethrow_exception(error);
-    } catch (const std::exception& e) {
-      what = e.what();
-    } catch (...) {
-    }
-    spdlog::error("HTTP handler failed: {}", what);
-    send_error(res, 500, what);
-  });
+  s.set_exception_handler(
+      [](const httplib::Request&, httplib::Response& res, std::exception_ptr error) {
+        std::string what = "internal error";
+        try {
+          if (error) std::rethrow_exception(error);
+        } catch (const std::exception& e) {
+          what = e.what();
+        } catch (...) {
+        }
+        spdlog::error("HTTP handler failed: {}", what);
+        send_error(res, 500, what);
+      });
 }
 
 }  // namespace chaosd

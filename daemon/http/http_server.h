@@ -4,10 +4,9 @@
 // through DaemonControl, which posts it and waits with a timeout.
 
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
-
-#include <nlohmann/json.hpp>
 
 #include "daemon/status_snapshot.h"
 #include "daemon/util/result.h"

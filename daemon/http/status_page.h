@@ -1,9 +1,8 @@
 #pragma once
 // Renders the snapshot as the /status JSON document and as the HTML page at /.
 
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "daemon/status_snapshot.h"
 

@@ -1,11 +1,10 @@
 #include "daemon/lab/lab.h"
 
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <fstream>
 #include <thread>
-
-#include <spdlog/spdlog.h>
 
 #include "chaos/proxy/fault_proxy.h"
 #include "daemon/lab/subprocess.h"
@@ -36,9 +35,8 @@ Status Lab::start(FaultProxy* proxy, const std::function<void()>& pump) {
   std::error_code ec;
   std::filesystem::create_directories(lab_root_, ec);
   if (ec) {
-    return Error{ErrorCode::internal,
-                 "cannot create " + lab_root_.string() + ": " + ec.message() +
-                     " (set daemon.state_dir to a writable directory)"};
+    return Error{ErrorCode::internal, "cannot create " + lab_root_.string() + ": " + ec.message() +
+                                          " (set daemon.state_dir to a writable directory)"};
   }
   sweep_leftovers();
   run_dir_ = lab_root_ / ("run-" + std::to_string(::getpid()));
@@ -85,8 +83,7 @@ void Lab::sweep_leftovers() const {
     for (const auto& node : std::filesystem::directory_iterator(entry.path(), ec)) {
       pid_t pid = static_cast<pid_t>(std::atol(read_text(node.path() / "pid").c_str()));
       // Only a redis-server of that run directory: a recycled pid must not be hit.
-      if (process_matches(pid, "redis-server") &&
-          process_matches(pid, node.path().string())) {
+      if (process_matches(pid, "redis-server") && process_matches(pid, node.path().string())) {
         ::kill(pid, SIGKILL);
         ++killed;
       }
@@ -103,10 +100,9 @@ LabNode& Lab::add_node(const std::string& topology, const std::string& name,
   auto node = std::make_unique<LabNode>();
   node->topology = topology;
   node->role = role;
-  node->process = std::make_unique<RedisProcess>(name, run_dir_ / name, config_.redis_server,
-                                                 cluster_port ? free_cluster_port()
-                                                              : free_loopback_port(),
-                                                 std::move(config_lines));
+  node->process = std::make_unique<RedisProcess>(
+      name, run_dir_ / name, config_.redis_server,
+      cluster_port ? free_cluster_port() : free_loopback_port(), std::move(config_lines));
   nodes_.push_back(std::move(node));
   return *nodes_.back();
 }
@@ -138,8 +134,8 @@ Status Lab::wait_until(const std::string& what, const std::function<bool()>& con
     if (condition()) return Ok{};
     std::this_thread::sleep_for(20ms);
   }
-  return Error{ErrorCode::timeout, what + " did not happen within " +
-                                       std::to_string(limit.count() / 1000) + "s"};
+  return Error{ErrorCode::timeout,
+               what + " did not happen within " + std::to_string(limit.count() / 1000) + "s"};
 }
 
 Status Lab::wait_for_replica(const LabNode& replica) {

@@ -1,8 +1,8 @@
 // How each lab topology is built and how it appears as a target.
 
-#include <fstream>
-
 #include <spdlog/spdlog.h>
+
+#include <fstream>
 
 #include "chaos/proxy/fault_proxy.h"
 #include "daemon/lab/lab.h"
@@ -42,10 +42,10 @@ Status Lab::start_replicated() {
 Status Lab::start_cluster() {
   std::vector<std::string> create = {"redis-cli", "--cluster", "create"};
   for (int i = 1; i <= 6; ++i) {
-    LabNode& node = add_node("cluster", "cluster-" + std::to_string(i), "primary",
-                             {"cluster-enabled yes", "cluster-config-file nodes.conf",
-                              "cluster-node-timeout 2000"},
-                             /*cluster_port=*/true);
+    LabNode& node = add_node(
+        "cluster", "cluster-" + std::to_string(i), "primary",
+        {"cluster-enabled yes", "cluster-config-file nodes.conf", "cluster-node-timeout 2000"},
+        /*cluster_port=*/true);
     if (Status s = start_node(node); !s) return s;
     create.push_back(node.process->address().to_string());
   }

@@ -51,8 +51,8 @@ Status RedisProcess::start() {
   pid_t pid = ::fork();
   if (pid < 0) return Error{ErrorCode::internal, "fork failed for " + name_};
   if (pid == 0) {
-    ::setpgid(0, 0);                       // terminal signals go to the daemon, not the lab
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);    // the daemon dies, its lab dies with it
+    ::setpgid(0, 0);                        // terminal signals go to the daemon, not the lab
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);     // the daemon dies, its lab dies with it
     if (::getppid() != parent) ::_exit(1);  // the daemon died before prctl took effect
     ::execlp(binary_.c_str(), binary_.c_str(), conf.c_str(), nullptr);
     ::_exit(127);
@@ -63,8 +63,8 @@ Status RedisProcess::start() {
   std::string error;
   while (std::chrono::steady_clock::now() < deadline) {
     if (!alive()) {
-      return Error{ErrorCode::connect_failed, name_ + ": redis-server exited at start (" +
-                                                  exit_reason_ + "): " + log_tail()};
+      return Error{ErrorCode::connect_failed,
+                   name_ + ": redis-server exited at start (" + exit_reason_ + "): " + log_tail()};
     }
     auto pong = blocking_command(address(), {"PING"}, std::chrono::milliseconds(200), &error);
     if (pong && *pong == "PONG") return Ok{};

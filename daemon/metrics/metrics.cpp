@@ -1,12 +1,12 @@
 #include "daemon/metrics/metrics.h"
 
-#include <sstream>
-
 #include <prometheus/text_serializer.h>
 
+#include <sstream>
+
+#include "build_info.h"
 #include "daemon/metrics/process_collector.h"
 #include "probes/probe_result.h"
-#include "build_info.h"
 
 namespace chaosd {
 namespace {
@@ -19,7 +19,7 @@ const prometheus::Histogram::BucketBoundaries& timing_buckets() {
   // From 100 us (loopback commands) to 10 s (a stalled failover).
   static const prometheus::Histogram::BucketBoundaries kBuckets = {
       0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-      0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,     10};
+      0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,    10};
   return kBuckets;
 }
 
@@ -160,8 +160,11 @@ void Metrics::record_measurement(const std::string& probe, const std::string& ta
 
 void Metrics::add_sla(const SlaRule& rule) {
   slas_[rule.name] = rule;
-  sla_met_.Add({{"sla", rule.name}, {"probe", rule.probe}, {"target", rule.target},
-                {"measurement", rule.measurement}})
+  sla_met_
+      .Add({{"sla", rule.name},
+            {"probe", rule.probe},
+            {"target", rule.target},
+            {"measurement", rule.measurement}})
       .Set(1);
   sla_objective_.Add({{"sla", rule.name}}).Set(rule.objective);
   std::string op = rule.threshold.to_string();
@@ -183,8 +186,11 @@ void Metrics::record_sla_event(const std::string& sla, bool good) {
 
 void Metrics::update_sla(const SlaStatus& status) {
   const auto& rule = status.rule;
-  sla_met_.Add({{"sla", rule.name}, {"probe", rule.probe}, {"target", rule.target},
-                {"measurement", rule.measurement}})
+  sla_met_
+      .Add({{"sla", rule.name},
+            {"probe", rule.probe},
+            {"target", rule.target},
+            {"measurement", rule.measurement}})
       .Set(status.met ? 1 : 0);
   sla_budget_.Add({{"sla", rule.name}}).Set(status.error_budget_remaining_ratio);
   for (const auto& window : status.windows) {
@@ -200,15 +206,17 @@ void Metrics::retain_slas(const std::vector<SlaRule>& keep) {
   for (const auto& [name, rule] : slas_) {
     auto it = kept.find(name);
     if (it != kept.end() && it->second.probe == rule.probe &&
-        it->second.measurement == rule.measurement &&
-        it->second.target == rule.target && it->second.windows == rule.windows &&
+        it->second.measurement == rule.measurement && it->second.target == rule.target &&
+        it->second.windows == rule.windows &&
         it->second.threshold.to_string() == rule.threshold.to_string()) {
       continue;
     }
     auto drop = [](auto& family, const prometheus::Labels& labels) {
       family.Remove(&family.Add(labels));
     };
-    drop(sla_met_, {{"sla", rule.name}, {"probe", rule.probe}, {"target", rule.target},
+    drop(sla_met_, {{"sla", rule.name},
+                    {"probe", rule.probe},
+                    {"target", rule.target},
                     {"measurement", rule.measurement}});
     drop(sla_objective_, {{"sla", rule.name}});
     std::string op = rule.threshold.to_string();

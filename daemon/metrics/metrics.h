@@ -6,15 +6,15 @@
 // Thread-safety: updates come from the loop thread; render() may run on any (HTTP) thread:
 // prometheus-cpp metrics are atomic and its registry is locked.
 
-#include <map>
-#include <memory>
-#include <string>
-
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
+
+#include <map>
+#include <memory>
+#include <string>
 
 #include "daemon/sla/sla_engine.h"
 
@@ -36,8 +36,7 @@ class Metrics {
                         double finished_unix_seconds);
   /// `subject` (a replica, a region; may be empty) becomes a label of its own.
   void record_measurement(const std::string& probe, const std::string& target,
-                          const std::string& measurement, const std::string& subject,
-                          double value);
+                          const std::string& measurement, const std::string& subject, double value);
 
   void add_sla(const SlaRule& rule);
   void record_sla_event(const std::string& sla, bool good);

@@ -1,11 +1,10 @@
 #include "daemon/metrics/process_collector.h"
 
-#include <sys/resource.h>
-#include <unistd.h>
-
 #include <prometheus/client_metric.h>
 #include <prometheus/metric_family.h>
 #include <prometheus/metric_type.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -15,8 +14,8 @@ namespace chaosd {
 namespace {
 
 prometheus::MetricFamily gauge_family(const std::string& name, const std::string& help,
-                                      double value, prometheus::MetricType type =
-                                                        prometheus::MetricType::Gauge) {
+                                      double value,
+                                      prometheus::MetricType type = prometheus::MetricType::Gauge) {
   prometheus::MetricFamily family;
   family.name = name;
   family.help = help;

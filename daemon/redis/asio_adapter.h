@@ -4,10 +4,9 @@
 // posix::stream_descriptor and call redisAsyncHandleRead/Write. hiredis owns (and closes) the fd,
 // so cleanup releases it from Asio without closing.
 
-#include <memory>
-
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
+#include <memory>
 
 struct redisAsyncContext;
 

@@ -1,13 +1,12 @@
 #include "daemon/redis/connection.h"
 
-#include <random>
-
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <random>
 
 namespace chaosd {
 namespace asio = boost::asio;
@@ -28,7 +27,7 @@ asio::awaitable<Status> await_callback(Start start) {
   return asio::async_initiate<decltype(asio::use_awaitable), void(Status)>(
       [start = std::move(start)](auto handler) mutable {
         auto shared = std::make_shared<decltype(handler)>(std::move(handler));
-        start([shared](Status status) mutable { std::move(*shared)(std::move(status)); });
+        start([shared](Status status) mutable { std::move (*shared)(std::move(status)); });
       },
       asio::use_awaitable);
 }
@@ -52,15 +51,15 @@ asio::awaitable<Result<Reply>> await_reply(std::shared_ptr<PendingCommand> pendi
         auto slot = asio::get_associated_cancellation_slot(handler);
         if (slot.is_connected()) {
           pending->slot = slot;
-          slot.assign([weak = std::weak_ptr<PendingCommand>(pending),
-                       executor](asio::cancellation_type) {
-            auto p = weak.lock();
-            if (!p) return;
-            // Clearing the slot from inside its own handler would destroy this lambda mid-call.
-            p->slot = {};
-            complete_pending(executor, *p,
-                             Error{ErrorCode::cancelled, "command cancelled by its caller"});
-          });
+          slot.assign(
+              [weak = std::weak_ptr<PendingCommand>(pending), executor](asio::cancellation_type) {
+                auto p = weak.lock();
+                if (!p) return;
+                // Clearing the slot from inside its own handler would destroy this lambda mid-call.
+                p->slot = {};
+                complete_pending(executor, *p,
+                                 Error{ErrorCode::cancelled, "command cancelled by its caller"});
+              });
         }
         pending->handler = ReplyHandler(std::move(handler));
       },
@@ -82,7 +81,7 @@ asio::awaitable<Result<Reply>> RedisConnection::command(Command args) {
 }
 
 asio::awaitable<Result<Reply>> RedisConnection::command_for_key(Command args,
-                                                               std::string /*route_key*/) {
+                                                                std::string /*route_key*/) {
   co_return co_await command(std::move(args), options_.command_timeout);
 }
 
@@ -224,16 +223,18 @@ asio::awaitable<Status> RedisConnection::handshake(Link& link) {
     }
   }
   if (options_.db != 0) commands.push_back({"SELECT", std::to_string(options_.db)});
-  if (!options_.client_name.empty()) commands.push_back({"CLIENT", "SETNAME", options_.client_name});
+  if (!options_.client_name.empty())
+    commands.push_back({"CLIENT", "SETNAME", options_.client_name});
   std::vector<std::shared_ptr<PendingCommand>> pendings;
-  for (const auto& args : commands) pendings.push_back(start(&link, args, options_.connect_timeout));
+  for (const auto& args : commands)
+    pendings.push_back(start(&link, args, options_.connect_timeout));
   for (size_t i = 0; i < pendings.size(); ++i) {
     Result<Reply> reply = co_await await_reply(pendings[i], executor_);
     auto result = server_errors_as_errors(std::move(reply));
     if (!result) {
-      co_return Error{ErrorCode::connect_failed, options_.host + ":" + std::to_string(options_.port) + ": " +
-                                                     commands[i][0] +
-                                                     " failed: " + result.error().message};
+      co_return Error{ErrorCode::connect_failed,
+                      options_.host + ":" + std::to_string(options_.port) + ": " + commands[i][0] +
+                          " failed: " + result.error().message};
     }
   }
   co_return Ok{};

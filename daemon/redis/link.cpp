@@ -83,15 +83,16 @@ void Link::on_connect(const redisAsyncContext* context, int status) {
   self->context_ = nullptr;
   self->mark_dead(why);
   if (done) {
-    asio::post(self->executor_,
-               [done = std::move(done), why] { done(Error{ErrorCode::connect_failed, why}); });
+    asio::post(self->executor_, [done = std::move(done), why] {
+      done(Error{ErrorCode::connect_failed, why});
+    });
   }
 }
 
 void Link::on_disconnect(const redisAsyncContext* context, int status) {
   auto* self = static_cast<Link*>(context->data);
-  std::string why = status == REDIS_OK ? self->last_error_
-                                       : self->description_ + ": " + context->errstr;
+  std::string why =
+      status == REDIS_OK ? self->last_error_ : self->description_ + ": " + context->errstr;
   if (why.empty()) why = self->description_ + ": connection closed";
   self->context_ = nullptr;
   self->mark_dead(why);
@@ -154,8 +155,8 @@ void Link::on_reply(redisAsyncContext* context, void* reply, void* privdata) {
   }
   if (!owned) return;
   if (reply == nullptr) {
-    std::string why = context->err ? self->description_ + ": " + context->errstr
-                                   : self->last_error_;
+    std::string why =
+        context->err ? self->description_ + ": " + context->errstr : self->last_error_;
     if (why.empty()) why = self->description_ + ": connection closed";
     complete_pending(self->executor_, *owned, Error{self->close_code_, why});
     return;

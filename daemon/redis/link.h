@@ -3,15 +3,14 @@
 // back in order, so many can be in flight: pipelining) and the deadline watchdog. A Link never
 // reconnects; RedisConnection replaces a dead Link with a new one.
 
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <deque>
 #include <functional>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <boost/asio/any_io_executor.hpp>
-#include <boost/asio/cancellation_signal.hpp>
-#include <boost/asio/steady_timer.hpp>
 
 #include "config/duration.h"
 #include "daemon/redis/reply.h"
@@ -29,8 +28,8 @@ class ReplyHandler {
  public:
   ReplyHandler() = default;
   template <class Handler>
-    requires(!std::is_same_v<std::decay_t<Handler>, ReplyHandler>)
-  explicit ReplyHandler(Handler&& handler)
+  requires(!std::is_same_v<std::decay_t<Handler>, ReplyHandler>) explicit ReplyHandler(
+      Handler&& handler)
       : impl_(std::make_unique<Impl<std::decay_t<Handler>>>(std::forward<Handler>(handler))) {}
   explicit operator bool() const { return impl_ != nullptr; }
   /// Invokes the handler once; afterwards this is empty.
@@ -80,8 +79,8 @@ class Link : public std::enable_shared_from_this<Link> {
   /// Queues a command; `pending` completes with the reply. Pipelining: call again without waiting.
   void send(const std::vector<std::string>& args, const std::shared_ptr<PendingCommand>& pending);
 
-  /// Sends SUBSCRIBE/PSUBSCRIBE; every message (and the subscribe confirmations) go to `on_message`.
-  /// After this only (P)SUBSCRIBE/(P)UNSUBSCRIBE may be sent on this link.
+  /// Sends SUBSCRIBE/PSUBSCRIBE; every message (and the subscribe confirmations) go to
+  /// `on_message`. After this only (P)SUBSCRIBE/(P)UNSUBSCRIBE may be sent on this link.
   Status subscribe(const std::vector<std::string>& args, MessageHandler on_message);
 
   bool alive() const { return context_ != nullptr && connected_; }

@@ -6,12 +6,11 @@
 //
 // Thread-safety: none; use from the io_context thread that owns it.
 
+#include <boost/asio/awaitable.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <boost/asio/awaitable.hpp>
 
 #include "config/config.h"
 #include "daemon/redis/reply.h"

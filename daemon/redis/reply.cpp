@@ -51,11 +51,16 @@ Reply Reply::make_integer(int64_t v) {
 
 std::string Reply::debug_string() const {
   switch (type_) {
-    case Type::nil: return "(nil)";
-    case Type::status: return str_;
-    case Type::error: return "(error) " + str_;
-    case Type::integer: return "(integer) " + std::to_string(integer_);
-    case Type::string: return '"' + str_.substr(0, 64) + (str_.size() > 64 ? "...\"" : "\"");
+    case Type::nil:
+      return "(nil)";
+    case Type::status:
+      return str_;
+    case Type::error:
+      return "(error) " + str_;
+    case Type::integer:
+      return "(integer) " + std::to_string(integer_);
+    case Type::string:
+      return '"' + str_.substr(0, 64) + (str_.size() > 64 ? "...\"" : "\"");
     case Type::array: {
       std::string s = "[";
       for (size_t i = 0; i < elements_.size() && i < 8; ++i) {

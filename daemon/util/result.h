@@ -8,12 +8,12 @@
 namespace chaosd {
 
 enum class ErrorCode {
-  timeout,         // the deadline passed before an answer came
-  disconnected,    // no connection (down, reconnecting, or dropped mid-command)
-  connect_failed,  // the connection or its handshake (AUTH/SELECT) failed
-  cancelled,       // the caller's operation was cancelled (e.g. its probe timed out)
-  redis_error,     // the server answered with an error reply
-  protocol,        // an answer of an unexpected shape
+  timeout,           // the deadline passed before an answer came
+  disconnected,      // no connection (down, reconnecting, or dropped mid-command)
+  connect_failed,    // the connection or its handshake (AUTH/SELECT) failed
+  cancelled,         // the caller's operation was cancelled (e.g. its probe timed out)
+  redis_error,       // the server answered with an error reply
+  protocol,          // an answer of an unexpected shape
   invalid_argument,  // the caller's input is wrong (an HTTP 400)
   not_found,         // no such thing (an HTTP 404)
   conflict,          // it exists already / the state forbids it (an HTTP 409)
@@ -31,7 +31,7 @@ struct Error {
 template <class T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : state_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : state_(std::move(value)) {}      // NOLINT: implicit by design
   Result(Error error) : state_(std::move(error)) {}  // NOLINT: implicit by design
 
   bool ok() const { return state_.index() == 0; }

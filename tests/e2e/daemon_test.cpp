@@ -1,14 +1,12 @@
 // The redis-chaosd binary against a real redis-server, checked the way an operator would: scrape
 // /metrics (validated by promtool), read /status, kill Redis under it, reload, stop it.
 
+#include <gtest/gtest.h>
 #include <signal.h>
 
 #include <fstream>
-#include <sstream>
-
-#include <gtest/gtest.h>
-
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "tests/support/daemon_process.h"
 #include "tests/support/redis_server.h"
@@ -19,11 +17,14 @@ using namespace std::chrono_literals;
 
 std::string config_for(const RedisServer& redis, const std::string& extra = "") {
   return "[daemon]\nkey_prefix = \"chaosd\"\nshutdown_timeout = \"5s\"\n"
-         "[[targets]]\nname = \"main\"\naddress = \"" + redis.address() + "\"\n"
+         "[[targets]]\nname = \"main\"\naddress = \"" +
+         redis.address() +
+         "\"\n"
          "connect_timeout = \"300ms\"\ncommand_timeout = \"300ms\"\n"
          "[[probes]]\ntype = \"latency\"\ninterval = \"200ms\"\ntimeout = \"2s\"\n"
          "[[probes]]\ntype = \"ttl\"\ninterval = \"1s\"\ntimeout = \"4s\"\n"
-         "params = { keys = 5, ttl = \"200ms\", reclaim_window = \"1s\" }\n" + extra;
+         "params = { keys = 5, ttl = \"200ms\", reclaim_window = \"1s\" }\n" +
+         extra;
 }
 
 bool has_runs(const HttpReply& r, const std::string& probe, double at_least) {
@@ -34,8 +35,8 @@ bool has_runs(const HttpReply& r, const std::string& probe, double at_least) {
 TEST(Daemon, MetricsPassPromtoolAndCarryEveryRequiredFamily) {
   RedisServer redis;
   DaemonProcess daemon(config_for(redis));
-  ASSERT_TRUE(daemon.wait_for("/metrics", [](const HttpReply& r) { return has_runs(r, "ttl", 1); },
-                              20s))
+  ASSERT_TRUE(daemon.wait_for(
+      "/metrics", [](const HttpReply& r) { return has_runs(r, "ttl", 1); }, 20s))
       << daemon.log();
   auto metrics = http_get(daemon.port(), "/metrics");
   TempDir dir;
@@ -45,11 +46,12 @@ TEST(Daemon, MetricsPassPromtoolAndCarryEveryRequiredFamily) {
   for (const char* family :
        {"redis_chaosd_build_info", "redis_chaosd_probe_runs_total",
         "redis_chaosd_probe_failures_total", "redis_chaosd_probe_duration_seconds_bucket",
-        "redis_chaosd_probe_up", "redis_chaosd_measurement", "redis_chaosd_measurement_seconds_bucket",
-        "redis_chaosd_sla_met", "redis_chaosd_sla_compliance_ratio",
-        "redis_chaosd_sla_error_budget_remaining_ratio", "redis_chaosd_sla_burn_rate",
-        "redis_chaosd_sla_events_total", "redis_chaosd_target_up", "process_resident_memory_bytes",
-        "process_cpu_seconds_total", "process_open_fds", "process_start_time_seconds"}) {
+        "redis_chaosd_probe_up", "redis_chaosd_measurement",
+        "redis_chaosd_measurement_seconds_bucket", "redis_chaosd_sla_met",
+        "redis_chaosd_sla_compliance_ratio", "redis_chaosd_sla_error_budget_remaining_ratio",
+        "redis_chaosd_sla_burn_rate", "redis_chaosd_sla_events_total", "redis_chaosd_target_up",
+        "process_resident_memory_bytes", "process_cpu_seconds_total", "process_open_fds",
+        "process_start_time_seconds"}) {
     EXPECT_TRUE(metric_value(metrics.body, family).has_value()) << family;
   }
   EXPECT_EQ(metric_value(metrics.body, "redis_chaosd_target_up", {"target=\"main\""}), 1.0);
@@ -65,8 +67,8 @@ TEST(Daemon, MetricsPassPromtoolAndCarryEveryRequiredFamily) {
 TEST(Daemon, StatusAndApiDescribeTargetsProbesAndSlas) {
   RedisServer redis;
   DaemonProcess daemon(config_for(redis));
-  ASSERT_TRUE(daemon.wait_for("/metrics", [](const HttpReply& r) { return has_runs(r, "ttl", 1); },
-                              20s));
+  ASSERT_TRUE(daemon.wait_for(
+      "/metrics", [](const HttpReply& r) { return has_runs(r, "ttl", 1); }, 20s));
   auto status = nlohmann::json::parse(http_get(daemon.port(), "/status").body);
   EXPECT_EQ(status["targets"][0]["name"], "main");
   EXPECT_EQ(status["targets"][0]["up"], true);
@@ -94,8 +96,8 @@ TEST(Daemon, StatusAndApiDescribeTargetsProbesAndSlas) {
 TEST(Daemon, SigtermDeletesEveryProbeKeyAndExitsZero) {
   RedisServer redis;
   DaemonProcess daemon(config_for(redis));
-  ASSERT_TRUE(daemon.wait_for("/metrics", [](const HttpReply& r) { return has_runs(r, "ttl", 1); },
-                              20s));
+  ASSERT_TRUE(daemon.wait_for(
+      "/metrics", [](const HttpReply& r) { return has_runs(r, "ttl", 1); }, 20s));
   // The latency probe keeps a key with a 60 s TTL: there is something to clean up.
   ASSERT_GT(redis.count_keys("chaosd:*"), 0);
   daemon.signal(SIGTERM);
@@ -130,9 +132,9 @@ TEST(Daemon, ReportsRedisDownAndRecoversWhenItComesBack) {
     EXPECT_TRUE(daemon.wait_for("/metrics", probing, 15s));
   }
   auto metrics = http_get(daemon.port(), "/metrics").body;
-  EXPECT_GT(metric_value(metrics, "redis_chaosd_probe_failures_total", {"probe=\"latency\""})
-                .value_or(0),
-            0);
+  EXPECT_GT(
+      metric_value(metrics, "redis_chaosd_probe_failures_total", {"probe=\"latency\""}).value_or(0),
+      0);
   EXPECT_NE(daemon.log().find("target main is down"), std::string::npos);
   daemon.signal(SIGTERM);
   EXPECT_EQ(daemon.wait_exit(10s), 0);
@@ -163,8 +165,8 @@ TEST(Daemon, JsonLogsAreOneValidObjectPerLine) {
   std::string config = config_for(redis);
   config.replace(config.find("[daemon]\n"), 9, "[daemon]\nlog_format = \"json\"\n");
   DaemonProcess daemon(config, {"--log-level", "debug"});
-  ASSERT_TRUE(daemon.wait_for("/metrics", [](const HttpReply& r) { return has_runs(r, "ttl", 1); },
-                              20s));
+  ASSERT_TRUE(daemon.wait_for(
+      "/metrics", [](const HttpReply& r) { return has_runs(r, "ttl", 1); }, 20s));
   daemon.signal(SIGTERM);
   ASSERT_EQ(daemon.wait_exit(10s), 0);
   std::istringstream lines(daemon.log());
@@ -184,10 +186,11 @@ TEST(Daemon, JsonLogsAreOneValidObjectPerLine) {
 TEST(Daemon, SighupAppliesAGoodConfigAndKeepsTheOldOneOnABadOne) {
   RedisServer redis;
   DaemonProcess daemon(config_for(redis));
-  ASSERT_TRUE(daemon.wait_for("/api/v1/probes",
-                              [](const HttpReply& r) { return r.status == 200; }, 5s));
-  daemon.rewrite_config(config_for(redis) + "[[probes]]\nname = \"bogus\"\ntype = \"latency\"\n"
-                                            "interval = \"5x\"\n");
+  ASSERT_TRUE(daemon.wait_for(
+      "/api/v1/probes", [](const HttpReply& r) { return r.status == 200; }, 5s));
+  daemon.rewrite_config(config_for(redis) +
+                        "[[probes]]\nname = \"bogus\"\ntype = \"latency\"\n"
+                        "interval = \"5x\"\n");
   daemon.signal(SIGHUP);
   auto rejected = [&] { return daemon.log().find("reload rejected") != std::string::npos; };
   for (int i = 0; i < 100 && !rejected(); ++i) std::this_thread::sleep_for(50ms);
@@ -195,7 +198,8 @@ TEST(Daemon, SighupAppliesAGoodConfigAndKeepsTheOldOneOnABadOne) {
   EXPECT_NE(daemon.log().find("probes[2].interval"), std::string::npos) << daemon.log();
   EXPECT_EQ(http_get(daemon.port(), "/healthz").status, 200);
 
-  daemon.rewrite_config(config_for(redis) + "[[probes]]\nname = \"latency2\"\ntype = \"latency\"\n");
+  daemon.rewrite_config(config_for(redis) +
+                        "[[probes]]\nname = \"latency2\"\ntype = \"latency\"\n");
   daemon.signal(SIGHUP);
   EXPECT_TRUE(daemon.wait_for(
       "/api/v1/probes",
@@ -208,8 +212,8 @@ TEST(Once, PassesOnAHealthyServerAndWritesAJsonReport) {
   TempDir dir;
   auto config = dir.write("once.toml", config_for(redis));
   auto report = dir.path() / "report.json";
-  auto once = run_program({CHAOSD_BINARY, "--once", "--config", config.string(), "--report",
-                           report.string()});
+  auto once = run_program(
+      {CHAOSD_BINARY, "--once", "--config", config.string(), "--report", report.string()});
   EXPECT_EQ(once.exit_code, 0) << once.output;
   EXPECT_NE(once.output.find("ttl_expiry_accuracy_ratio"), std::string::npos);
   std::ifstream in(report);
@@ -224,11 +228,12 @@ TEST(Once, ABreachFailsTheGateAndShowsInJUnit) {
   TempDir dir;
   // No command is ever faster than 0 s: this SLA cannot hold.
   auto config = dir.write(
-      "once.toml", config_for(redis, "[[sla]]\nname = \"impossible\"\nprobe = \"latency\"\n"
-                                     "measurement = \"get_latency_seconds\"\nthreshold = \"< 0\"\n"));
+      "once.toml", config_for(redis,
+                              "[[sla]]\nname = \"impossible\"\nprobe = \"latency\"\n"
+                              "measurement = \"get_latency_seconds\"\nthreshold = \"< 0\"\n"));
   auto report = dir.path() / "report.xml";
-  auto once = run_program({CHAOSD_BINARY, "--once", "--config", config.string(), "--report",
-                           report.string()});
+  auto once = run_program(
+      {CHAOSD_BINARY, "--once", "--config", config.string(), "--report", report.string()});
   EXPECT_EQ(once.exit_code, 1) << once.output;
   std::ifstream in(report);
   std::string xml((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -246,7 +251,8 @@ TEST(Daemon, ConfigErrorsNamePositionAndKeyAndExitTwo) {
   EXPECT_NE(checked.output.find("bad.toml:6:12: probes[0].interval"), std::string::npos)
       << checked.output;
 
-  auto good = dir.write("good.toml", "[[targets]]\nname = \"main\"\naddress = \"127.0.0.1:6379\"\n");
+  auto good =
+      dir.write("good.toml", "[[targets]]\nname = \"main\"\naddress = \"127.0.0.1:6379\"\n");
   EXPECT_EQ(run_program({CHAOSD_BINARY, "--check-config", "--config", good.string()}).exit_code, 0);
   EXPECT_EQ(run_program({CHAOSD_BINARY, "--no-such-flag"}).exit_code, 2);
   auto version = run_program({CHAOSD_BINARY, "--version"});

@@ -1,15 +1,13 @@
 // The embedded lab run by the daemon binary: every topology comes up and is probed, and no
 // redis-server outlives the daemon, whether it stops cleanly or is killed.
 
+#include <gtest/gtest.h>
 #include <signal.h>
 
 #include <filesystem>
 #include <fstream>
-#include <set>
-
-#include <gtest/gtest.h>
-
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "daemon/lab/subprocess.h"
 #include "tests/support/daemon_process.h"
@@ -21,7 +19,8 @@ namespace fs = std::filesystem;
 
 std::string lab_config(const fs::path& state_dir, const std::string& topologies,
                        const std::string& extra = "") {
-  return "[daemon]\nstate_dir = \"" + state_dir.string() + "\"\n[lab]\ntopologies = [" + topologies +
+  return "[daemon]\nstate_dir = \"" + state_dir.string() + "\"\n[lab]\ntopologies = [" +
+         topologies +
          "]\n[[probes]]\ntype = \"latency\"\ntarget = \"standalone\"\ninterval = \"200ms\"\n" +
          extra;
 }
@@ -68,7 +67,7 @@ TEST(Lab, EveryTopologyComesUpIsProbedAndStopsWithTheDaemon) {
   };
   ASSERT_TRUE(daemon.wait_for("/metrics", all_up, 60s)) << daemon.log();
   auto pids = lab_pids(state.path());
-  EXPECT_EQ(pids.size(), 12u);  // 1 + 2 + 6 + 3
+  EXPECT_EQ(pids.size(), 12u);                  // 1 + 2 + 6 + 3
   EXPECT_FALSE(wait_all_dead({pids.front()}));  // sanity: they are running
 
   auto status = nlohmann::json::parse(http_get(daemon.port(), "/status").body);
@@ -104,8 +103,8 @@ TEST(Lab, EveryTopologyComesUpIsProbedAndStopsWithTheDaemon) {
                         {"region=\"" + std::string(region) + "\""});
   };
   ASSERT_TRUE(daemon.wait_for(
-      "/metrics",
-      [&](const HttpReply& r) { return lag_of(r.body, "b") && lag_of(r.body, "c"); }, 20s))
+      "/metrics", [&](const HttpReply& r) { return lag_of(r.body, "b") && lag_of(r.body, "c"); },
+      20s))
       << daemon.log();
   auto metrics = http_get(daemon.port(), "/metrics").body;
   EXPECT_GE(*lag_of(metrics, "b"), 0.020);

@@ -56,8 +56,8 @@ TEST(ClusterProbes, LatencyAndTtlRunOnAClusterAndLeaveNoKeys) {
   for (const char* type : {"latency", "ttl"}) {
     ProbeConfig config = probe_config(type);
     ProbeRunner runner(io.get_executor(), config,
-                       find_probe_type(type)->create(config, "probes[0].params"), topology,
-                       options, "chaosd", clock, [](const ProbeRun&) {});
+                       find_probe_type(type)->create(config, "probes[0].params"), topology, options,
+                       "chaosd", clock, [](const ProbeRun&) {});
     struct Outcome {
       ProbeRun run;
       long long keys_during = 0;

@@ -1,11 +1,10 @@
 // The probes against a real redis-server: what they measure on a healthy server, how they fail on
 // a dead one, and that they leave no key behind.
 
-#include <thread>
-
 #include <gtest/gtest.h>
 
 #include <boost/asio.hpp>
+#include <thread>
 
 #include "daemon/probe_runner.h"
 #include "probes/registry.h"
@@ -106,8 +105,9 @@ TEST(TtlProbe, DetectsExpiredKeysThatAreNeverReclaimed) {
   RedisServer server;
   // With active expiry off, keys nobody reads stay in memory after their deadline.
   ASSERT_EQ(server.cli({"DEBUG", "SET-ACTIVE-EXPIRE", "0"}), "OK");
-  auto run = run_probe(server, probe_config("ttl", "keys = 4, ttl = \"200ms\", reclaim_window = "
-                                                   "\"500ms\""));
+  auto run = run_probe(server, probe_config("ttl",
+                                            "keys = 4, ttl = \"200ms\", reclaim_window = "
+                                            "\"500ms\""));
   EXPECT_EQ(measured(run.result, "expired_reclaim_ratio"), 0.0);
   // Logical expiry still holds: reads never see an expired key.
   EXPECT_EQ(measured(run.result, "expiry_accuracy_ratio"), 1.0);
@@ -133,10 +133,9 @@ TEST(LatencyProbe, ReportsADeadServerAsAFailedRun) {
   auto config = probe_config("latency", "samples = 3");
   asio::io_context io;
   SystemClock clock;
-  ProbeRunner runner(io.get_executor(), config,
-                     find_probe_type("latency")->create(config, "probes[0].params"),
-                     topology_for(server), options_for(server), "chaosd", clock,
-                     [](const ProbeRun&) {});
+  ProbeRunner runner(
+      io.get_executor(), config, find_probe_type("latency")->create(config, "probes[0].params"),
+      topology_for(server), options_for(server), "chaosd", clock, [](const ProbeRun&) {});
   auto run = test::run_on_loop<ProbeRun>(
       io, [&]() -> asio::awaitable<ProbeRun> { co_return co_await runner.run_once(); });
   EXPECT_FALSE(run.ok);

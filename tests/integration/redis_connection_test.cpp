@@ -68,7 +68,8 @@ TEST(RedisConnection, PipelinesManyCommandsInOrder) {
   constexpr int kCount = 2000;
   auto sum = run_on_loop<long long>(io, [&]() -> asio::awaitable<long long> {
     std::vector<Command> commands;
-    for (int i = 0; i < kCount; ++i) commands.push_back({"INCRBY", "chaosd:t:ctr", std::to_string(i)});
+    for (int i = 0; i < kCount; ++i)
+      commands.push_back({"INCRBY", "chaosd:t:ctr", std::to_string(i)});
     auto results = co_await conn.pipeline(std::move(commands));
     long long last = -1;
     for (auto& r : results) {
@@ -105,8 +106,9 @@ TEST(RedisConnection, WrongPasswordIsAConnectError) {
   auto options = options_for(server);
   options.password = "wrong";
   RedisConnection conn(io.get_executor(), options);
-  auto out = run_on_loop<std::string>(
-      io, [&]() -> asio::awaitable<std::string> { co_return describe(co_await conn.call("PING")); });
+  auto out = run_on_loop<std::string>(io, [&]() -> asio::awaitable<std::string> {
+    co_return describe(co_await conn.call("PING"));
+  });
   EXPECT_NE(out.find("connect failed"), std::string::npos) << out;
   EXPECT_NE(out.find("AUTH failed"), std::string::npos) << out;
 }

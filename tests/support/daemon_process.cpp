@@ -1,6 +1,7 @@
 #include "tests/support/daemon_process.h"
 
 #include <fcntl.h>
+#include <httplib.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -10,8 +11,6 @@
 #include <sstream>
 #include <stdexcept>
 #include <thread>
-
-#include <httplib.h>
 
 #include "tests/support/redis_server.h"
 
@@ -93,8 +92,8 @@ DaemonProcess::DaemonProcess(const std::string& config_toml, std::vector<std::st
     ::execv(args[0], args.data());
     ::_exit(127);
   }
-  bool up = wait_for("/healthz", [](const HttpReply& r) { return r.status == 200; },
-                     std::chrono::seconds(10));
+  bool up = wait_for(
+      "/healthz", [](const HttpReply& r) { return r.status == 200; }, std::chrono::seconds(10));
   if (!up) throw std::runtime_error("redis-chaosd did not come up; log:\n" + log());
 }
 
@@ -149,7 +148,8 @@ std::optional<double> metric_value(const std::string& metrics_text, const std::s
     char next = line.size() > metric.size() ? line[metric.size()] : '\0';
     if (next != '{' && next != ' ') continue;
     bool all = true;
-    for (const auto& fragment : label_fragments) all = all && line.find(fragment) != std::string::npos;
+    for (const auto& fragment : label_fragments)
+      all = all && line.find(fragment) != std::string::npos;
     if (!all) continue;
     return std::stod(line.substr(line.rfind(' ') + 1));
   }

@@ -2,13 +2,12 @@
 // Runs a coroutine on a fresh io_context until it finishes (or a generous limit passes, so a bug
 // fails the test instead of hanging it) and returns its value.
 
-#include <chrono>
-#include <optional>
-#include <stdexcept>
-
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
+#include <chrono>
+#include <optional>
+#include <stdexcept>
 
 namespace chaosd::test {
 

@@ -1,13 +1,13 @@
-#include <gtest/gtest.h>
-
 #include "daemon/cli.h"
+
+#include <gtest/gtest.h>
 
 namespace chaosd {
 namespace {
 
 TEST(Cli, ParsesEveryOption) {
-  auto parsed = parse_cli({"--config", "a.toml", "--listen=127.0.0.1:1", "--log-level", "debug",
-                           "--check-config"});
+  auto parsed = parse_cli(
+      {"--config", "a.toml", "--listen=127.0.0.1:1", "--log-level", "debug", "--check-config"});
   ASSERT_EQ(parsed.error, "");
   EXPECT_EQ(parsed.options.config_path, "a.toml");
   EXPECT_EQ(parsed.options.listen, "127.0.0.1:1");

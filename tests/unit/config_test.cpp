@@ -279,8 +279,8 @@ TEST(LoadConfigErrors, BadTargets) {
                         "targets[0].name", "use only letters, digits"));
   EXPECT_TRUE(FailsWith(with_target("kind = \"sentinel\"\n"), "test.toml:4:8", "targets[0].kind",
                         "use one of: standalone, replicated, cluster, regions"));
-  EXPECT_TRUE(FailsWith(with_target("kind = \"cluster\"\n"), "test.toml:3:11",
-                        "targets[0].address", "does not apply to kind = \"cluster\""));
+  EXPECT_TRUE(FailsWith(with_target("kind = \"cluster\"\n"), "test.toml:3:11", "targets[0].address",
+                        "does not apply to kind = \"cluster\""));
   EXPECT_TRUE(FailsWith(with_target("db = 10001\n"), "test.toml:4:6", "targets[0].db",
                         "10001 is out of range (0..10000)"));
   EXPECT_TRUE(FailsWith(with_target("command_timeout = \"2h\"\n"), "test.toml:4:19",
@@ -575,26 +575,29 @@ regions = [{ name = "eu", address = "127.0.0.1:6390", writable = true },
 TEST(LoadConfigKinds, KindSpecificMistakes) {
   EXPECT_TRUE(FailsWith("[[targets]]\nname = \"c\"\nkind = \"cluster\"\n", "test.toml:1:1",
                         "targets[0].seeds", "list at least one node"));
-  EXPECT_TRUE(FailsWith("[[targets]]\nname = \"g\"\nkind = \"regions\"\nregions = [{ name = "
-                        "\"eu\", address = \"h:1\" }, { name = \"us\", address = \"h:2\" }]\n",
-                        "test.toml:4:11", "targets[0].regions", "no region is writable"));
+  EXPECT_TRUE(
+      FailsWith("[[targets]]\nname = \"g\"\nkind = \"regions\"\nregions = [{ name = "
+                "\"eu\", address = \"h:1\" }, { name = \"us\", address = \"h:2\" }]\n",
+                "test.toml:4:11", "targets[0].regions", "no region is writable"));
   EXPECT_TRUE(FailsWith(with_target("replicas = [\"h:1\"]\n"), "test.toml:4:12",
                         "targets[0].replicas", "use kind = \"replicated\""));
 }
 
 TEST(LoadConfigKinds, LabTopologiesBecomeTargets) {
-  Config config = load("[lab]\ntopologies = [\"standalone\", \"cluster\"]\n"
-                       "[[probes]]\ntype = \"latency\"\ntarget = \"cluster\"\n");
+  Config config = load(
+      "[lab]\ntopologies = [\"standalone\", \"cluster\"]\n"
+      "[[probes]]\ntype = \"latency\"\ntarget = \"cluster\"\n");
   ASSERT_EQ(config.targets.size(), 2u);
   EXPECT_TRUE(config.lab.enabled);
   EXPECT_TRUE(config.targets[1].lab);
   EXPECT_EQ(config.targets[1].kind, TargetKind::cluster);
   EXPECT_TRUE(config.targets[1].chaos_allowed);
-  EXPECT_TRUE(FailsWith("[lab]\ntopologies = [\"sentinel\"]\n", "test.toml:2:14",
-                        "lab.topologies", "not a lab topology"));
-  EXPECT_TRUE(FailsWith("[lab]\ntopologies = [\"standalone\"]\n[[targets]]\nname = "
-                        "\"standalone\"\naddress = \"h:1\"\n",
-                        "test.toml:4:8", "targets[0].name", "duplicate name"));
+  EXPECT_TRUE(FailsWith("[lab]\ntopologies = [\"sentinel\"]\n", "test.toml:2:14", "lab.topologies",
+                        "not a lab topology"));
+  EXPECT_TRUE(
+      FailsWith("[lab]\ntopologies = [\"standalone\"]\n[[targets]]\nname = "
+                "\"standalone\"\naddress = \"h:1\"\n",
+                "test.toml:4:8", "targets[0].name", "duplicate name"));
 }
 
 }  // namespace

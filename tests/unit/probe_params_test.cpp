@@ -53,8 +53,9 @@ TEST(ProbeParams, SlaMustNameAMeasurementTheProbeProduces) {
 }
 
 TEST(ProbeParams, ValidParamsLoad) {
-  EXPECT_EQ(load_error(kTarget + "[[probes]]\ntype = \"ttl\"\nparams = { keys = 3, ttl = \"1s\" }\n"),
-            "");
+  EXPECT_EQ(
+      load_error(kTarget + "[[probes]]\ntype = \"ttl\"\nparams = { keys = 3, ttl = \"1s\" }\n"),
+      "");
 }
 
 }  // namespace

@@ -1,9 +1,10 @@
 // Default SLAs of each probe type, and how [[sla]] entries replace or remove them.
 
+#include "daemon/sla_rules.h"
+
 #include <gtest/gtest.h>
 
 #include "config/loader.h"
-#include "daemon/sla_rules.h"
 #include "probes/registry.h"
 
 namespace chaosd {
@@ -39,9 +40,9 @@ TEST(SlaRules, ProbeTypesBringTheSpecDefaults) {
 }
 
 TEST(SlaRules, ConfiguredSlaReplacesTheDefaultOnTheSameMeasurement) {
-  auto rules = build_sla_rules(load(
-      "[[sla]]\nname = \"strict_timing\"\nprobe = \"ttl\"\nmeasurement = "
-      "\"expiry_timing_error_seconds\"\nthreshold = \"< 0.01\"\nobjective = 0.999\n"));
+  auto rules = build_sla_rules(
+      load("[[sla]]\nname = \"strict_timing\"\nprobe = \"ttl\"\nmeasurement = "
+           "\"expiry_timing_error_seconds\"\nthreshold = \"< 0.01\"\nobjective = 0.999\n"));
   ASSERT_EQ(rules.size(), 3u);
   EXPECT_EQ(find(rules, "ttl_expiry_timing_error_seconds"), nullptr);
   const auto* strict = find(rules, "strict_timing");
@@ -51,19 +52,19 @@ TEST(SlaRules, ConfiguredSlaReplacesTheDefaultOnTheSameMeasurement) {
 }
 
 TEST(SlaRules, DisabledSlaRemovesTheDefault) {
-  auto rules = build_sla_rules(
-      load("[[sla]]\nprobe = \"ttl\"\nmeasurement = \"expired_reclaim_ratio\"\n"
-           "threshold = \">= 0.95\"\nenabled = false\n"));
+  auto rules =
+      build_sla_rules(load("[[sla]]\nprobe = \"ttl\"\nmeasurement = \"expired_reclaim_ratio\"\n"
+                           "threshold = \">= 0.95\"\nenabled = false\n"));
   EXPECT_EQ(rules.size(), 2u);
   EXPECT_EQ(find(rules, "ttl_expired_reclaim_ratio"), nullptr);
 }
 
 TEST(SlaRules, SeveralSlasOnOneMeasurementAllHold) {
-  auto rules = build_sla_rules(load(
-      "[[sla]]\nname = \"timing_tight\"\nprobe = \"ttl\"\nmeasurement = "
-      "\"expiry_timing_error_seconds\"\nthreshold = \"< 0.005\"\n"
-      "[[sla]]\nname = \"timing_loose\"\nprobe = \"ttl\"\nmeasurement = "
-      "\"expiry_timing_error_seconds\"\nthreshold = \"< 0.1\"\n"));
+  auto rules =
+      build_sla_rules(load("[[sla]]\nname = \"timing_tight\"\nprobe = \"ttl\"\nmeasurement = "
+                           "\"expiry_timing_error_seconds\"\nthreshold = \"< 0.005\"\n"
+                           "[[sla]]\nname = \"timing_loose\"\nprobe = \"ttl\"\nmeasurement = "
+                           "\"expiry_timing_error_seconds\"\nthreshold = \"< 0.1\"\n"));
   EXPECT_EQ(rules.size(), 4u);
   EXPECT_NE(find(rules, "timing_tight"), nullptr);
   EXPECT_NE(find(rules, "timing_loose"), nullptr);
