@@ -203,6 +203,7 @@ void Daemon::on_probe_run(const ProbeRun& run) {
   metrics_.record_probe_run(run.probe, run.type, run.target, run.ok, run.duration_seconds,
                             unix_seconds(run.finished_at));
   for (const auto& m : run.result.measurements) {
+    if (!m.applicable()) continue;  // shown in /status, judged by no SLA
     metrics_.record_measurement(run.probe, run.target, m.name, m.subject, m.value);
     for (const auto& verdict : sla_.record(run.probe, m.name, m.value)) {
       metrics_.record_sla_event(verdict.rule->name, verdict.good);

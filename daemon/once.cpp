@@ -61,7 +61,9 @@ OnceOutcome run_every_probe_once(const Config& config) {
       ProbeRun run = co_await runner.run_once();
       Status cleaned = co_await runner.stop(config.daemon.shutdown_timeout);
       if (!cleaned) spdlog::warn("probe {}: {}", probe.name, cleaned.error().message);
-      for (const auto& m : run.result.measurements) engine.record(run.probe, m.name, m.value);
+      for (const auto& m : run.result.measurements) {
+        if (m.applicable()) engine.record(run.probe, m.name, m.value);
+      }
       outcome.runs.push_back(std::move(run));
     }
   };

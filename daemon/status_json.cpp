@@ -48,7 +48,8 @@ json probe_json(const ProbeRunner& runner) {
   if (const auto& run = runner.last_run()) {
     json measurements = json::object();
     for (const auto& m : run->result.measurements) {
-      measurements[m.subject.empty() ? m.name : m.name + "{" + m.subject + "}"] = m.value;
+      std::string key = m.subject.empty() ? m.name : m.name + "{" + m.subject + "}";
+      measurements[key] = m.applicable() ? json(m.value) : json("n/a: " + m.na_reason);
     }
     out["last_run"] = json{{"ok", run->ok},
                            {"timed_out", run->timed_out},

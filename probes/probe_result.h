@@ -12,7 +12,9 @@ namespace chaosd {
 struct Measurement {
   std::string name;
   double value = 0;
-  std::string subject;  // what was measured when a run measures several: a replica, a region
+  std::string subject;    // what was measured when a run measures several: a replica, a region
+  std::string na_reason;  // non-empty: not applicable here (value meaningless, no SLA event)
+  bool applicable() const { return na_reason.empty(); }
 };
 
 struct ProbeResult {
@@ -22,7 +24,12 @@ struct ProbeResult {
 
   bool ok() const { return errors.empty(); }
   void add(std::string name, double value, std::string subject = "") {
-    measurements.push_back({std::move(name), value, std::move(subject)});
+    measurements.push_back({std::move(name), value, std::move(subject), {}});
+  }
+  /// A measurement that does not apply to this target or run, with the reason (e.g. conflict
+  /// resolution on a single-writer topology). It is shown, but judged by no SLA.
+  void add_not_applicable(std::string name, std::string reason, std::string subject = "") {
+    measurements.push_back({std::move(name), 0, std::move(subject), std::move(reason)});
   }
 };
 

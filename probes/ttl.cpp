@@ -156,6 +156,7 @@ asio::awaitable<ProbeResult> TtlProbe::run(ProbeContext& ctx) {
     result.notes.push_back(
         "reclaim not measured: the server has no expired-key events "
         "(set notify-keyspace-events to include E and x)");
+    result.add_not_applicable("expired_reclaim_ratio", "keyspace notifications are off");
   } else {
     // Expiry events are emitted by the node holding the keys (on a cluster: the slot's owner).
     ConnectionOptions options = ctx.target;

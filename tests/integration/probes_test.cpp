@@ -45,11 +45,19 @@ TargetConfig topology_for(const RedisServer& server) {
   return t;
 }
 
+// The value of an applicable measurement; nullopt when absent or not applicable.
 std::optional<double> measured(const ProbeResult& result, const std::string& name) {
   for (const auto& m : result.measurements) {
-    if (m.name == name) return m.value;
+    if (m.name == name && m.applicable()) return m.value;
   }
   return std::nullopt;
+}
+
+bool not_applicable(const ProbeResult& result, const std::string& name) {
+  for (const auto& m : result.measurements) {
+    if (m.name == name && !m.applicable()) return true;
+  }
+  return false;
 }
 
 // Runs one probe run plus its cleanup, as the daemon would, and returns the run.
@@ -96,6 +104,7 @@ TEST(TtlProbe, WithoutKeyspaceNotificationsSaysSoInsteadOfGuessing) {
   auto run = run_probe(server, probe_config("ttl", "keys = 4, ttl = \"300ms\""));
   EXPECT_TRUE(run.ok);
   EXPECT_FALSE(measured(run.result, "expired_reclaim_ratio").has_value());
+  EXPECT_TRUE(not_applicable(run.result, "expired_reclaim_ratio"));
   ASSERT_EQ(run.result.notes.size(), 1u);
   EXPECT_NE(run.result.notes[0].find("notify-keyspace-events"), std::string::npos);
   EXPECT_TRUE(measured(run.result, "expiry_accuracy_ratio").has_value());
