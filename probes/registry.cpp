@@ -1,6 +1,7 @@
 #include "probes/registry.h"
 
 #include "probes/latency.h"
+#include "probes/lock.h"
 #include "probes/replication.h"
 #include "probes/ttl.h"
 
@@ -9,6 +10,7 @@ namespace chaosd {
 const std::vector<ProbeType>& probe_types() {
   static const std::vector<ProbeType> kTypes = {
       latency_probe_type(),
+      lock_probe_type(),
       replication_probe_type(),
       ttl_probe_type(),
   };
