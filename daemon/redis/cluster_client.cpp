@@ -64,7 +64,13 @@ ClusterClient::ClusterClient(asio::any_io_executor executor, std::vector<Cluster
   refresh_waiters_.expires_at(SteadyTime::max());
 }
 
-ClusterClient::~ClusterClient() { *alive_ = false; }
+ClusterClient::~ClusterClient() {
+  *alive_ = false;
+  // A coroutine suspended in a command holds its connection (shared_ptr) while the connection's
+  // link holds that coroutine's handler: closing every link completes those commands and breaks
+  // the cycle, so nothing leaks when the client goes away mid-command.
+  for (auto& [address, connection] : connections_) connection->reset("cluster client destroyed");
+}
 
 std::shared_ptr<RedisConnection> ClusterClient::connection(const std::string& host, uint16_t port) {
   std::string address = host + ":" + std::to_string(port);

@@ -73,6 +73,10 @@ RedisConnection::RedisConnection(asio::any_io_executor executor, ConnectionOptio
 
 RedisConnection::~RedisConnection() {
   *alive_ = false;
+  // A connect in progress holds its coroutine's handler: abort it so neither leaks.
+  if (auto connecting = connecting_link_.lock()) {
+    connecting->close(ErrorCode::disconnected, "connection destroyed");
+  }
   link_.reset();
 }
 
@@ -193,6 +197,7 @@ asio::awaitable<Status> RedisConnection::connect_once() {
     ip = endpoints.begin()->endpoint().address().to_string();
   }
   auto link = std::make_shared<Link>(executor_, description);
+  connecting_link_ = link;
   Status connected = co_await await_callback([&](auto done) {
     link->async_connect(ip, options_.port, options_.connect_timeout, std::move(done));
   });
@@ -263,6 +268,7 @@ void RedisConnection::schedule_backoff(const std::string& reason) {
 
 void RedisConnection::reset(const std::string& reason) {
   if (link_) link_->close(ErrorCode::disconnected, reason);
+  if (auto connecting = connecting_link_.lock()) connecting->close(ErrorCode::disconnected, reason);
   link_.reset();
   subscribed_ = false;
   last_error_ = reason;

@@ -82,6 +82,7 @@ class RedisConnection final : public RedisClient {
   boost::asio::any_io_executor executor_;
   ConnectionOptions options_;
   std::shared_ptr<Link> link_;
+  std::weak_ptr<Link> connecting_link_;  // the link being connected, so reset() can abort it
   bool connecting_ = false;
   bool subscribed_ = false;
   boost::asio::steady_timer connect_waiters_;  // expires never; cancelled when a connect ends
