@@ -11,6 +11,7 @@
 #include "daemon/probe_runner.h"
 #include "probes/lock.h"
 #include "tests/support/loop.h"
+#include "tests/support/probe_harness.h"
 #include "tests/support/redis_cluster.h"
 #include "tests/support/redis_server.h"
 
@@ -20,64 +21,19 @@ namespace asio = boost::asio;
 using test::RedisServer;
 using namespace std::chrono_literals;
 
+using test::first_error;
+using test::measured;
+using test::options_for;
+using test::topology_for;
+using Outcome = test::ProbeOutcome;
+
 ProbeConfig lock_config(const std::string& params_toml) {
-  ProbeConfig config;
-  config.name = "lock";
-  config.type = "lock";
-  config.target = "main";
-  config.timeout = 10s;
-  config.params = std::move(*toml::parse("params = {" + params_toml + "}")["params"].as_table());
-  config.where.file = "test.toml";
-  return config;
+  return test::probe_config("lock", params_toml);
 }
-
-ConnectionOptions options_for(const RedisServer& server) {
-  ConnectionOptions o;
-  o.port = server.port();
-  o.command_timeout = 1s;
-  o.connect_timeout = 500ms;
-  o.client_name = "redis-chaosd:test";
-  return o;
-}
-
-TargetConfig topology_for(const RedisServer& server) {
-  TargetConfig t;
-  t.name = "main";
-  t.host = "127.0.0.1";
-  t.port = server.port();
-  return t;
-}
-
-std::optional<double> measured(const ProbeResult& result, const std::string& name) {
-  for (const auto& m : result.measurements) {
-    if (m.name == name) return m.value;
-  }
-  return std::nullopt;
-}
-
-struct Outcome {
-  ProbeRun run;
-  bool cleaned = false;
-};
 
 // One run plus its cleanup, as the daemon does it.
 Outcome run_lock_probe(const RedisServer& server, const ProbeConfig& config) {
-  asio::io_context io;
-  SystemClock clock;
-  auto probe = lock_probe_type().create(config, "probes[0].params");
-  ProbeRunner runner(io.get_executor(), config, std::move(probe), topology_for(server),
-                     options_for(server), "chaosd", clock, [](const ProbeRun&) {});
-  return test::run_on_loop<Outcome>(io, [&]() -> asio::awaitable<Outcome> {
-    Outcome o;
-    o.run = co_await runner.run_once();
-    Status cleaned = co_await runner.stop(5s);
-    o.cleaned = cleaned.ok();
-    co_return o;
-  });
-}
-
-std::string first_error(const ProbeRun& run) {
-  return run.result.errors.empty() ? "" : run.result.errors.front();
+  return test::run_probe_once(config, topology_for(server), options_for(server));
 }
 
 // Everything a run said, for the test log: a failing assertion is easier to read next to it.

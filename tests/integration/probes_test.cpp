@@ -9,6 +9,7 @@
 #include "daemon/probe_runner.h"
 #include "probes/registry.h"
 #include "tests/support/loop.h"
+#include "tests/support/probe_harness.h"
 #include "tests/support/redis_server.h"
 
 namespace chaosd {
@@ -17,41 +18,10 @@ namespace asio = boost::asio;
 using test::RedisServer;
 using namespace std::chrono_literals;
 
-ProbeConfig probe_config(const std::string& type, const std::string& params_toml) {
-  ProbeConfig config;
-  config.name = type;
-  config.type = type;
-  config.target = "main";
-  config.timeout = 10s;
-  config.params = std::move(*toml::parse("params = {" + params_toml + "}")["params"].as_table());
-  config.where.file = "test.toml";
-  return config;
-}
-
-ConnectionOptions options_for(const RedisServer& server) {
-  ConnectionOptions o;
-  o.port = server.port();
-  o.command_timeout = 1s;
-  o.connect_timeout = 500ms;
-  o.client_name = "redis-chaosd:test";
-  return o;
-}
-
-TargetConfig topology_for(const RedisServer& server) {
-  TargetConfig t;
-  t.name = "main";
-  t.host = "127.0.0.1";
-  t.port = server.port();
-  return t;
-}
-
-// The value of an applicable measurement; nullopt when absent or not applicable.
-std::optional<double> measured(const ProbeResult& result, const std::string& name) {
-  for (const auto& m : result.measurements) {
-    if (m.name == name && m.applicable()) return m.value;
-  }
-  return std::nullopt;
-}
+using test::measured;
+using test::options_for;
+using test::probe_config;
+using test::topology_for;
 
 bool not_applicable(const ProbeResult& result, const std::string& name) {
   for (const auto& m : result.measurements) {
@@ -63,23 +33,8 @@ bool not_applicable(const ProbeResult& result, const std::string& name) {
 // Runs one probe run plus its cleanup, as the daemon would, and returns the run.
 ProbeRun run_probe(const RedisServer& server, const ProbeConfig& config,
                    std::optional<TargetConfig> topology_override = std::nullopt) {
-  asio::io_context io;
-  SystemClock clock;
-  auto probe = find_probe_type(config.type)->create(config, "probes[0].params");
-  TargetConfig topology = topology_override.value_or(topology_for(server));
-  ProbeRunner runner(io.get_executor(), config, std::move(probe), topology, options_for(server),
-                     "chaosd", clock, [](const ProbeRun&) {});
-  struct Outcome {
-    ProbeRun run;
-    bool cleaned = false;
-  };
-  auto outcome = test::run_on_loop<Outcome>(io, [&]() -> asio::awaitable<Outcome> {
-    Outcome o;
-    o.run = co_await runner.run_once();
-    Status cleaned = co_await runner.stop(5s);
-    o.cleaned = cleaned.ok();
-    co_return o;
-  });
+  auto outcome = test::run_probe_once(config, topology_override.value_or(topology_for(server)),
+                                      options_for(server));
   EXPECT_TRUE(outcome.cleaned);
   return outcome.run;
 }

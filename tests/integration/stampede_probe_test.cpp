@@ -9,6 +9,7 @@
 #include "daemon/probe_runner.h"
 #include "probes/stampede.h"
 #include "tests/support/loop.h"
+#include "tests/support/probe_harness.h"
 #include "tests/support/redis_cluster.h"
 #include "tests/support/redis_server.h"
 
@@ -18,43 +19,13 @@ namespace asio = boost::asio;
 using test::RedisServer;
 using namespace std::chrono_literals;
 
+using test::first_error;
+using test::measured;
+using test::options_for;
+using test::topology_for;
+
 ProbeConfig stampede_config(const std::string& params_toml) {
-  ProbeConfig config;
-  config.name = "stampede";
-  config.type = "stampede";
-  config.target = "main";
-  config.timeout = 10s;
-  config.params = std::move(*toml::parse("params = {" + params_toml + "}")["params"].as_table());
-  config.where.file = "test.toml";
-  return config;
-}
-
-ConnectionOptions options_for(const RedisServer& server) {
-  ConnectionOptions o;
-  o.port = server.port();
-  o.command_timeout = 1s;
-  o.connect_timeout = 500ms;
-  o.client_name = "redis-chaosd:test";
-  return o;
-}
-
-TargetConfig topology_for(const RedisServer& server) {
-  TargetConfig t;
-  t.name = "main";
-  t.host = "127.0.0.1";
-  t.port = server.port();
-  return t;
-}
-
-std::optional<double> measured(const ProbeResult& result, const std::string& name) {
-  for (const auto& m : result.measurements) {
-    if (m.name == name) return m.value;
-  }
-  return std::nullopt;
-}
-
-std::string first_error(const ProbeRun& run) {
-  return run.result.errors.empty() ? "" : run.result.errors.front();
+  return test::probe_config("stampede", params_toml);
 }
 
 // Runs the probe once through a ProbeRunner, as the daemon would; with `stop_after`, then stops
@@ -62,26 +33,8 @@ std::string first_error(const ProbeRun& run) {
 // the params were validated against config.timeout.
 ProbeRun run_stampede(const RedisServer& server, const ProbeConfig& config, bool stop_after = true,
                       std::optional<Duration> runner_timeout = std::nullopt) {
-  asio::io_context io;
-  SystemClock clock;
-  auto probe = stampede_probe_type().create(config, "probes[0].params");
-  ProbeConfig runner_config = config;
-  if (runner_timeout) runner_config.timeout = *runner_timeout;
-  ProbeRunner runner(io.get_executor(), runner_config, std::move(probe), topology_for(server),
-                     options_for(server), "chaosd", clock, [](const ProbeRun&) {});
-  struct Outcome {
-    ProbeRun run;
-    bool cleaned = true;
-  };
-  auto outcome = test::run_on_loop<Outcome>(io, [&]() -> asio::awaitable<Outcome> {
-    Outcome o;
-    o.run = co_await runner.run_once();
-    if (stop_after) {
-      Status cleaned = co_await runner.stop(5s);
-      o.cleaned = cleaned.ok();
-    }
-    co_return o;
-  });
+  auto outcome = test::run_probe_once(config, topology_for(server), options_for(server), stop_after,
+                                      runner_timeout);
   EXPECT_TRUE(outcome.cleaned);
   return outcome.run;
 }
@@ -215,17 +168,9 @@ TEST(StampedeProbe, DISABLED_ReadersReachTheNodeServingTheSlotOnACluster) {
   options.port = topology.port;  // the seed: the readers must go to the slot's owner instead
   auto config = stampede_config("readers = 8, lock_ttl = \"100ms\"");
   config.target = "cluster";
-  asio::io_context io;
-  SystemClock clock;
-  ProbeRunner runner(io.get_executor(), config,
-                     stampede_probe_type().create(config, "probes[0].params"), topology, options,
-                     "chaosd", clock, [](const ProbeRun&) {});
-  auto run = test::run_on_loop<ProbeRun>(io, [&]() -> asio::awaitable<ProbeRun> {
-    ProbeRun r = co_await runner.run_once();
-    Status cleaned = co_await runner.stop(5s);
-    EXPECT_TRUE(cleaned.ok());
-    co_return r;
-  });
+  auto outcome = test::run_probe_once(config, topology, options);
+  EXPECT_TRUE(outcome.cleaned);
+  const ProbeRun& run = outcome.run;
   ASSERT_TRUE(run.ok) << first_error(run);
   EXPECT_EQ(measured(run.result, "recomputations_per_expiry"), 1.0);
   EXPECT_EQ(measured(run.result, "stampede_prevention_ratio"), 1.0);
