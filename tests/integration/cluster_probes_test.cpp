@@ -8,6 +8,7 @@
 #include "daemon/probe_runner.h"
 #include "probes/registry.h"
 #include "tests/support/loop.h"
+#include "tests/support/probe_harness.h"
 #include "tests/support/redis_cluster.h"
 
 namespace chaosd {
@@ -15,22 +16,8 @@ namespace {
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
 
-ProbeConfig probe_config(const std::string& type) {
-  ProbeConfig config;
-  config.name = type;
-  config.type = type;
-  config.target = "cluster";
-  config.timeout = 10s;
-  config.where.file = "test.toml";
-  return config;
-}
-
-std::optional<double> measured(const ProbeResult& result, const std::string& name) {
-  for (const auto& m : result.measurements) {
-    if (m.name == name) return m.value;
-  }
-  return std::nullopt;
-}
+using test::measured;
+using test::probe_config;
 
 long long keys_in_cluster(test::RedisCluster& cluster) {
   long long total = 0;
@@ -42,13 +29,8 @@ long long keys_in_cluster(test::RedisCluster& cluster) {
 
 TEST(ClusterProbes, LatencyAndTtlRunOnAClusterAndLeaveNoKeys) {
   test::RedisCluster cluster;
-  TargetConfig topology;
-  topology.name = "cluster";
-  topology.kind = TargetKind::cluster;
   // Seed with a single node on purpose: the rest comes from the slot map.
-  topology.seeds = {{"127.0.0.1", cluster.server(0).port()}};
-  topology.host = "127.0.0.1";
-  topology.port = cluster.server(0).port();
+  TargetConfig topology = test::cluster_topology_for(cluster.server(0));
   ConnectionOptions options;
   options.port = topology.port;
   asio::io_context io;

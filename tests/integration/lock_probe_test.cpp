@@ -156,12 +156,7 @@ TEST(LockProbe, ACancelledRunStopsPromptlyAndCleansUp) {
 
 TEST(LockProbe, OnAClusterAllLockKeysLiveOnTheNodeTheWorkersUse) {
   test::RedisCluster cluster;
-  TargetConfig topology;
-  topology.name = "main";
-  topology.kind = TargetKind::cluster;
-  topology.seeds = {{"127.0.0.1", cluster.server(0).port()}};
-  topology.host = "127.0.0.1";
-  topology.port = cluster.server(0).port();
+  TargetConfig topology = test::cluster_topology_for(cluster.server(0));
   ConnectionOptions options = options_for(cluster.server(0));
   auto config = lock_config("workers = 4, locks = 3, duration = \"200ms\"");
   asio::io_context io;

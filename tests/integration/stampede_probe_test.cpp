@@ -158,12 +158,7 @@ TEST(StampedeProbe, ADeadServerIsAFailedRunThatEndsByItself) {
 // suspected, not confirmed). Run it with --gtest_also_run_disabled_tests while fixing it.
 TEST(StampedeProbe, DISABLED_ReadersReachTheNodeServingTheSlotOnACluster) {
   test::RedisCluster cluster;
-  TargetConfig topology;
-  topology.name = "cluster";
-  topology.kind = TargetKind::cluster;
-  topology.seeds = {{"127.0.0.1", cluster.server(0).port()}};
-  topology.host = "127.0.0.1";
-  topology.port = cluster.server(0).port();
+  TargetConfig topology = test::cluster_topology_for(cluster.server(0));
   ConnectionOptions options;
   options.port = topology.port;  // the seed: the readers must go to the slot's owner instead
   auto config = stampede_config("readers = 8, lock_ttl = \"100ms\"");

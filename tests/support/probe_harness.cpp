@@ -37,6 +37,13 @@ TargetConfig topology_for(const RedisServer& server) {
   return t;
 }
 
+TargetConfig cluster_topology_for(const RedisServer& seed) {
+  TargetConfig t = topology_for(seed);
+  t.kind = TargetKind::cluster;
+  t.seeds = {{"127.0.0.1", seed.port()}};
+  return t;
+}
+
 std::optional<double> measured(const ProbeResult& result, const std::string& name) {
   for (const auto& m : result.measurements) {
     if (m.name == name && m.applicable()) return m.value;

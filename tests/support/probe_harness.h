@@ -15,6 +15,8 @@ ProbeConfig probe_config(const std::string& type, const std::string& params_toml
 ConnectionOptions options_for(const RedisServer& server);
 /// A standalone target at `server`.
 TargetConfig topology_for(const RedisServer& server);
+/// A cluster target seeded with one node only: the rest must come from the slot map.
+TargetConfig cluster_topology_for(const RedisServer& seed);
 
 /// The value of an applicable measurement; nullopt when absent or not applicable.
 std::optional<double> measured(const ProbeResult& result, const std::string& name);
