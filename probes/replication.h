@@ -11,15 +11,21 @@
 // Applies to targets of kind "replicated" (replicas listed, or discovered with INFO replication)
 // and "regions" (every region that is not writable).
 //
+// Where two or more regions are writable (active-active), each run also writes one key in every
+// writable region at once, each region its own value, and polls every region until all return the
+// same value: conflict_resolution_seconds is the time from the writes to that agreement. Regions
+// that still disagree after `max_wait` are counted in divergent_regions_total (the regions outside
+// the largest group that agrees). Plain Redis primaries never reconcile: they diverge, which is
+// what this measurement is for. With one writable region both are not applicable.
+//
 //   [[probes]]
 //   type = "replication"
 //   target = "regions"
 //   interval = "5s"
 //   params = { poll_interval = "1ms", max_wait = "2s" }
 
-#include <map>
-
 #include "probes/registry.h"
+#include "probes/replicas.h"
 
 namespace chaosd {
 
@@ -35,16 +41,13 @@ class ReplicationProbe final : public Probe {
   boost::asio::awaitable<Status> cleanup(ProbeContext& ctx) override;
 
  private:
-  struct Replica {
-    std::string name;  // the region, or host:port
-    NodeAddress address;
-  };
-  boost::asio::awaitable<Result<std::vector<Replica>>> replicas_of(ProbeContext& ctx);
-  RedisConnection& connection_to(ProbeContext& ctx, const Replica& replica);
+  boost::asio::awaitable<void> measure_lag(ProbeContext& ctx, ProbeResult& result);
+  boost::asio::awaitable<void> measure_conflict(ProbeContext& ctx, ProbeResult& result);
 
   ReplicationParams params_;
   uint64_t sequence_ = 0;
-  std::map<std::string, std::unique_ptr<RedisConnection>> connections_;  // by replica name
+  EndpointConnections replicas_{"replica"};
+  EndpointConnections regions_{"region"};  // the writable regions, for conflicting writes
 };
 
 ProbeType replication_probe_type();

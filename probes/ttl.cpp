@@ -65,11 +65,12 @@ SteadyTime latest(const std::vector<ExpiringKey>& keys) {
 }
 
 // Reads every key in one pipeline; counts those whose presence equals `expect_present`.
-asio::awaitable<Result<int>> count_presence(ProbeContext& ctx, const std::vector<ExpiringKey>& keys,
+asio::awaitable<Result<int>> count_presence(RedisClient& redis,
+                                            const std::vector<ExpiringKey>& keys,
                                             bool expect_present) {
   std::vector<Command> gets;
   for (const auto& k : keys) gets.push_back({"GET", k.name});
-  auto replies = co_await ctx.redis.pipeline(std::move(gets));
+  auto replies = co_await redis.pipeline(std::move(gets));
   int correct = 0;
   for (auto& reply : replies) {
     if (!reply) co_return reply.error();
@@ -181,6 +182,25 @@ asio::awaitable<ProbeResult> TtlProbe::run(ProbeContext& ctx) {
     }
   }
 
+  auto listed = co_await list_replicas(ctx);
+  if (!listed) {
+    result.errors.push_back("listing replicas: " + listed.error().describe());
+    co_return result;
+  }
+  const std::vector<ReplicaEndpoint>& replicas = listed.value();
+  if (replicas.empty()) {
+    result.add_not_applicable("replica_expiry_accuracy_ratio", "the target has no replicas");
+  }
+  // Connected before the keys are written: a connect during the "before" read could push that
+  // read past the deadline.
+  for (const auto& replica : replicas) {
+    auto pong = co_await replica_connections_.to(ctx, replica).call("PING");
+    if (!pong) {
+      result.errors.push_back("replica " + replica.name + ": " + pong.error().describe());
+      co_return result;
+    }
+  }
+
   std::vector<std::string> all = names("a");
   auto timing_names = names("t");
   auto reclaim_names = names("c");
@@ -197,14 +217,37 @@ asio::awaitable<ProbeResult> TtlProbe::run(ProbeContext& ctx) {
   std::vector<ExpiringKey> reclaim(written.value().begin() + 2 * n, written.value().end());
   const auto margin = std::chrono::duration_cast<SteadyTime::duration>(params_.margin);
 
-  // Accuracy, part one: every key still readable just before its deadline.
+  // Accuracy, part one: every key still readable just before its deadline, on the primary and on
+  // every replica (which must have received it by then).
   co_await sleep_until(earliest(accuracy) - margin);
-  auto before = co_await count_presence(ctx, accuracy, true);
+  auto before = co_await count_presence(ctx.redis, accuracy, true);
+  std::vector<Result<int>> replicas_before;
+  for (const auto& replica : replicas) {
+    auto replica_before =
+        co_await count_presence(replica_connections_.to(ctx, replica), accuracy, true);
+    replicas_before.push_back(std::move(replica_before));
+  }
   // Timing: poll the timing keys through their deadline.
   auto timing_error = co_await worst_timing_error(ctx, timing, params_.poll_interval);
   // Accuracy, part two: every key gone just after its deadline.
   co_await sleep_until(latest(accuracy) + margin);
-  auto after = co_await count_presence(ctx, accuracy, false);
+  auto after = co_await count_presence(ctx.redis, accuracy, false);
+  // A replica never expires a key itself (it waits for the primary's DEL), but a read on it must
+  // already answer nil once the deadline has passed on the replica's clock.
+  for (size_t i = 0; i < replicas.size(); ++i) {
+    auto replica_after =
+        co_await count_presence(replica_connections_.to(ctx, replicas[i]), accuracy, false);
+    if (replicas_before[i] && replica_after) {
+      result.add("replica_expiry_accuracy_ratio",
+                 static_cast<double>(replicas_before[i].value() + replica_after.value()) /
+                     (2.0 * params_.keys),
+                 replicas[i].name);
+    } else {
+      result.errors.push_back(
+          "accuracy reads on " + replicas[i].name + ": " +
+          (replicas_before[i] ? replica_after.error() : replicas_before[i].error()).describe());
+    }
+  }
 
   if (before && after) {
     result.add("expiry_accuracy_ratio",
@@ -252,12 +295,15 @@ ProbeType ttl_probe_type() {
       .type = "ttl",
       .summary = "logical expiry accuracy, expiry timing error, memory reclaim of expired keys",
       .measurements = {"expiry_accuracy_ratio", "expiry_timing_error_seconds",
-                       "expired_reclaim_ratio", "reclaim_delay_seconds"},
+                       "expired_reclaim_ratio", "reclaim_delay_seconds",
+                       "replica_expiry_accuracy_ratio"},
       .default_slas =
           {
               {"expiry_accuracy_ratio", ">= 0.995", 0.99, "TTL accuracy above 99.5%"},
               {"expiry_timing_error_seconds", "< 0.05", 0.99, "expiry timing error under 50 ms"},
               {"expired_reclaim_ratio", ">= 0.95", 0.99, "expired keys reclaimed (95%)"},
+              {"replica_expiry_accuracy_ratio", ">= 0.995", 0.99,
+               "replica reads honour TTLs (99.5%)"},
           },
       .create = [](const ProbeConfig& config,
                    const std::string& key_path) -> std::unique_ptr<Probe> {

@@ -9,6 +9,10 @@
 // - reclaim keys are never touched: the share whose `expired` keyspace event (emitted when Redis
 //   actually deletes the key) arrives within `reclaim_window` is expired_reclaim_ratio. This needs
 //   notify-keyspace-events with E and x (or A) on the server; without it the run says so in a note.
+// On a target with replicas (or read-only regions), the accuracy keys are also read on each
+// replica at the same two moments: replica_expiry_accuracy_ratio per replica. Replicas do not
+// expire keys themselves (they wait for the primary's DEL) but must answer nil after the
+// deadline; a replica that lags more than ttl - margin also misses the "before" read.
 //
 //   [[probes]]
 //   type = "ttl"
@@ -18,6 +22,7 @@
 //              reclaim_window = "2s" }
 
 #include "probes/registry.h"
+#include "probes/replicas.h"
 
 namespace chaosd {
 
@@ -38,6 +43,7 @@ class TtlProbe final : public Probe {
  private:
   TtlParams params_;
   uint64_t run_number_ = 0;
+  EndpointConnections replica_connections_{"replica"};
 };
 
 ProbeType ttl_probe_type();

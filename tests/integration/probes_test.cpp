@@ -4,7 +4,6 @@
 #include <gtest/gtest.h>
 
 #include <boost/asio.hpp>
-#include <thread>
 
 #include "daemon/probe_runner.h"
 #include "probes/registry.h"
@@ -19,16 +18,10 @@ using test::RedisServer;
 using namespace std::chrono_literals;
 
 using test::measured;
+using test::not_applicable;
 using test::options_for;
 using test::probe_config;
 using test::topology_for;
-
-bool not_applicable(const ProbeResult& result, const std::string& name) {
-  for (const auto& m : result.measurements) {
-    if (m.name == name && !m.applicable()) return true;
-  }
-  return false;
-}
 
 // Runs one probe run plus its cleanup, as the daemon would, and returns the run.
 ProbeRun run_probe(const RedisServer& server, const ProbeConfig& config,
@@ -111,17 +104,16 @@ TEST(LatencyProbe, ReportsADeadServerAsAFailedRun) {
 TEST(ReplicationProbe, FindsReplicasThroughInfoAndMeasuresEach) {
   RedisServer primary;
   RedisServer replica({"--replicaof", "127.0.0.1", std::to_string(primary.port())});
-  for (int i = 0; i < 200 && replica.cli({"INFO", "replication"}).find("master_link_status:up") ==
-                                 std::string::npos;
-       ++i) {
-    std::this_thread::sleep_for(25ms);
-  }
+  primary.wait_for_replica(replica);
   TargetConfig topology = topology_for(primary);
   topology.kind = TargetKind::replicated;  // no replicas listed: INFO replication finds them
   auto run = run_probe(primary, probe_config("replication", ""), topology);
   ASSERT_TRUE(run.ok) << (run.result.errors.empty() ? "" : run.result.errors.front());
   EXPECT_EQ(measured(run.result, "convergence_ratio"), 1.0);
-  ASSERT_EQ(run.result.measurements.size(), 2u);
+  // Lag and convergence, then conflict resolution and divergence: not applicable, one writer.
+  ASSERT_EQ(run.result.measurements.size(), 4u);
+  EXPECT_TRUE(not_applicable(run.result, "conflict_resolution_seconds"));
+  EXPECT_TRUE(not_applicable(run.result, "divergent_regions_total"));
   const Measurement& lag = run.result.measurements.front();
   EXPECT_EQ(lag.name, "replication_lag_seconds");
   EXPECT_EQ(lag.subject, replica.address());

@@ -51,6 +51,21 @@ std::optional<double> measured(const ProbeResult& result, const std::string& nam
   return std::nullopt;
 }
 
+std::optional<double> measured(const ProbeResult& result, const std::string& name,
+                               const std::string& subject) {
+  for (const auto& m : result.measurements) {
+    if (m.name == name && m.subject == subject && m.applicable()) return m.value;
+  }
+  return std::nullopt;
+}
+
+bool not_applicable(const ProbeResult& result, const std::string& name) {
+  for (const auto& m : result.measurements) {
+    if (m.name == name && !m.applicable()) return true;
+  }
+  return false;
+}
+
 std::string first_error(const ProbeRun& run) {
   return run.result.errors.empty() ? "" : run.result.errors.front();
 }

@@ -20,6 +20,11 @@ TargetConfig cluster_topology_for(const RedisServer& seed);
 
 /// The value of an applicable measurement; nullopt when absent or not applicable.
 std::optional<double> measured(const ProbeResult& result, const std::string& name);
+/// The same, for the measurement about `subject` (a replica, a region).
+std::optional<double> measured(const ProbeResult& result, const std::string& name,
+                               const std::string& subject);
+/// True when `name` is reported as not applicable (with a reason).
+bool not_applicable(const ProbeResult& result, const std::string& name);
 std::string first_error(const ProbeRun& run);
 
 struct ProbeOutcome {

@@ -66,6 +66,37 @@ void RedisServer::start() {
   wait_until_ready();
 }
 
+namespace {
+
+// The integer after "<field>:" in an INFO text; -1 when absent.
+long long info_integer(const std::string& info, const std::string& field) {
+  auto at = info.find(field + ":");
+  if (at == std::string::npos) return -1;
+  return std::stoll(info.substr(at + field.size() + 1));
+}
+
+}  // namespace
+
+void RedisServer::wait_for_replica(const RedisServer& replica) const {
+  // The replica reports its link up, and the primary the replica online, up to a second before
+  // the primary streams writes to it (it waits for the replica's first REPLCONF ACK), and a key
+  // seen on the replica may have come with the initial snapshot. Only the replica's stream
+  // offset reaching the primary's after a write proves that writes flow.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (true) {
+    cli({"SET", "fixture:replica-sync", "1"});
+    long long written = info_integer(cli({"INFO", "replication"}), "master_repl_offset");
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    long long applied = info_integer(replica.cli({"INFO", "replication"}), "slave_repl_offset");
+    if (written > 0 && applied >= written) break;
+    if (std::chrono::steady_clock::now() > deadline) {
+      throw std::runtime_error("replica on port " + std::to_string(replica.port()) +
+                               " never received writes from port " + std::to_string(port_));
+    }
+  }
+  cli({"DEL", "fixture:replica-sync"});
+}
+
 void RedisServer::wait_until_ready() {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (std::chrono::steady_clock::now() < deadline) {

@@ -41,6 +41,10 @@ class RedisServer {
   std::string cli(const std::vector<std::string>& args) const;
   /// Number of keys matching `pattern` (SCAN, not KEYS).
   long long count_keys(const std::string& pattern) const;
+  /// For a primary: waits until writes stream to `replica` (its replication offset catches up
+  /// with a write). Link up and "state=online" come up to a second earlier. Writes and deletes
+  /// the key "fixture:replica-sync". Throws after 10 s.
+  void wait_for_replica(const RedisServer& replica) const;
 
  private:
   void wait_until_ready();
