@@ -131,7 +131,7 @@ asio::awaitable<Result<std::vector<std::optional<std::string>>>> TrackingService
   }
   if (gets.empty()) co_return values;
   const uint64_t flush_then = flush_epoch_;
-  auto replies = co_await data_->pipeline(std::move(gets));
+  auto replies = co_await send(std::move(gets));
   for (size_t j = 0; j < replies.size(); ++j) {
     if (!replies[j]) co_return replies[j].error();
     const Reply& reply = replies[j].value();
@@ -144,6 +144,20 @@ asio::awaitable<Result<std::vector<std::optional<std::string>>>> TrackingService
     }
   }
   co_return values;
+}
+
+asio::awaitable<std::vector<Result<Reply>>> TrackingService::send(std::vector<Command> commands) {
+  std::vector<Command> again = commands;
+  auto replies = co_await data_->pipeline(std::move(commands));
+  for (const auto& reply : replies) {
+    if (!reply && reply.error().code == ErrorCode::disconnected) {
+      // The data connection dropped under these commands (reads and idempotent writes): send
+      // them once more on its replacement, which tracks nothing (healthy() now says so).
+      healthy();
+      co_return co_await data_->pipeline(std::move(again));
+    }
+  }
+  co_return replies;
 }
 
 void TrackingService::attach(InvalidationRound* round) {
@@ -220,7 +234,7 @@ asio::awaitable<void> TrackingService::cascade(InvalidationRound& round) {
         writes.push_back(
             Command{"SET", round.nodes[child].key, *value.value()[0], "PX", round.value_ttl_ms});
       }
-      auto written = co_await data_->pipeline(std::move(writes));
+      auto written = co_await send(std::move(writes));
       for (auto& reply : written) {
         if (!reply) {
           round.fail(*this, reply.error());

@@ -90,6 +90,8 @@ class TrackingService : public std::enable_shared_from_this<TrackingService> {
   void wake() { wake_.cancel(); }
 
  private:
+  /// Pipelines `commands` on the data connection, once more if the connection dropped under them.
+  boost::asio::awaitable<std::vector<Result<Reply>>> send(std::vector<Command> commands);
   void on_message(const Reply& message);
   void invalidate(const std::string& key, SteadyTime at);
   void flush();

@@ -126,8 +126,15 @@ std::string client_id(const RedisServer& server, const std::string& suffix) {
   return "";
 }
 
-TEST(InvalidationProbe, ASubscriberKilledMidRunLosesInvalidationsAndLeavesStaleDependents) {
-  RedisServer server;
+// Three runs of one probe; 600 ms into the second, the client whose name ends with `suffix` is
+// killed with CLIENT KILL from outside the probe.
+struct KillOutcome {
+  std::vector<ProbeRun> runs;
+  std::string killed_id;
+  std::string ttl_problem;
+};
+
+KillOutcome run_with_a_kill_mid_run(const RedisServer& server, const std::string& suffix) {
   // The concurrent scenario repeats rounds for 1.5 s: the kill, 600 ms into the run, lands in the
   // middle of it (the three scenarios before it take milliseconds).
   auto config = invalidation_config(
@@ -138,8 +145,8 @@ TEST(InvalidationProbe, ASubscriberKilledMidRunLosesInvalidationsAndLeavesStaleD
   ProbeRunner runner(
       io.get_executor(), config, invalidation_probe_type().create(config, "probes[0].params"),
       topology_for(server), options_for(server), "chaosd", clock, [](const ProbeRun&) {});
-  std::string killed_id, ttl_problem;
-  auto runs =
+  KillOutcome outcome;
+  outcome.runs =
       test::run_on_loop<std::vector<ProbeRun>>(io, [&]() -> asio::awaitable<std::vector<ProbeRun>> {
         std::vector<ProbeRun> out;
         out.push_back(co_await runner.run_once());  // healthy: connections set up
@@ -150,11 +157,12 @@ TEST(InvalidationProbe, ASubscriberKilledMidRunLosesInvalidationsAndLeavesStaleD
           for (std::string key; std::getline(keys, key);) {
             if (key.empty()) continue;
             long long pttl = std::stoll(server.cli({"PTTL", key}));
-            if (pttl <= 0 && pttl != -2) ttl_problem = key + " has PTTL " + std::to_string(pttl);
+            if (pttl <= 0 && pttl != -2) {
+              outcome.ttl_problem = key + " has PTTL " + std::to_string(pttl);
+            }
           }
-          // Service 0 owns the root level of the first concurrent tree: its cascade stops too.
-          killed_id = client_id(server, ":service0:invalidations");
-          if (!killed_id.empty()) server.cli({"CLIENT", "KILL", "ID", killed_id});
+          outcome.killed_id = client_id(server, suffix);
+          if (!outcome.killed_id.empty()) server.cli({"CLIENT", "KILL", "ID", outcome.killed_id});
         };
         auto group = asio::experimental::make_parallel_group(
             asio::co_spawn(io, runner.run_once(), asio::deferred),
@@ -167,12 +175,15 @@ TEST(InvalidationProbe, ASubscriberKilledMidRunLosesInvalidationsAndLeavesStaleD
         EXPECT_TRUE(cleaned.ok());
         co_return out;
       });
-  ASSERT_EQ(runs.size(), 3u);
-  expect_healthy(runs[0]);
-  ASSERT_FALSE(killed_id.empty()) << "no subscriber named *:service0:invalidations";
-  EXPECT_TRUE(ttl_problem.empty()) << ttl_problem;
+  return outcome;
+}
 
-  const ProbeRun& hit = runs[1];
+void expect_hurt_then_recovered(const KillOutcome& outcome, const std::string& service) {
+  ASSERT_EQ(outcome.runs.size(), 3u);
+  expect_healthy(outcome.runs[0]);
+  EXPECT_TRUE(outcome.ttl_problem.empty()) << outcome.ttl_problem;
+
+  const ProbeRun& hit = outcome.runs[1];
   ASSERT_TRUE(hit.ok) << first_error(hit);
   auto ratio = measured(hit.result, "propagation_ratio", "concurrent");
   ASSERT_TRUE(ratio.has_value());
@@ -180,12 +191,30 @@ TEST(InvalidationProbe, ASubscriberKilledMidRunLosesInvalidationsAndLeavesStaleD
   auto stale = measured(hit.result, "stale_reads_total", "concurrent");
   ASSERT_TRUE(stale.has_value());
   EXPECT_GT(*stale, 0.0);
-  ASSERT_FALSE(hit.result.notes.empty());
-  EXPECT_NE(hit.result.notes[0].find("service 0 lost"), std::string::npos) << hit.result.notes[0];
+  ASSERT_EQ(hit.result.notes.size(), 1u);
+  EXPECT_NE(hit.result.notes[0].find(service + " lost"), std::string::npos) << hit.result.notes[0];
   // Before the kill the earlier scenarios were whole.
   EXPECT_EQ(measured(hit.result, "propagation_ratio", "single_level"), 1.0);
 
-  expect_healthy(runs[2]);
+  expect_healthy(outcome.runs[2]);
+}
+
+TEST(InvalidationProbe, ASubscriberKilledMidRunLosesInvalidationsAndLeavesStaleDependents) {
+  RedisServer server;
+  // Service 0 owns the root level of the first concurrent tree: that tree's cascade stops too.
+  auto outcome = run_with_a_kill_mid_run(server, ":service0:invalidations");
+  ASSERT_FALSE(outcome.killed_id.empty()) << "no client named *:service0:invalidations";
+  expect_hurt_then_recovered(outcome, "service 0");
+  EXPECT_EQ(server.count_keys("chaosd:*"), 0);
+}
+
+TEST(InvalidationProbe, ADataConnectionKilledMidRunLosesItsTracking) {
+  RedisServer server;
+  // The data connection comes back by itself, but a new connection tracks nothing: service 1
+  // (which cascades the first level of the first concurrent tree) hears of nothing any more.
+  auto outcome = run_with_a_kill_mid_run(server, ":service1");
+  ASSERT_FALSE(outcome.killed_id.empty()) << "no client named *:service1";
+  expect_hurt_then_recovered(outcome, "service 1");
   EXPECT_EQ(server.count_keys("chaosd:*"), 0);
 }
 
