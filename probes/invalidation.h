@@ -12,7 +12,7 @@
 // cross_service (each level cascaded by the next service), concurrent (`concurrent_roots` trees
 // invalidated at once, repeated for `load_duration`, while `load_clients` connections SET/GET).
 //
-// Measurements, per scenario: propagation_seconds (slowest root write -> invalidation received
+// Measurements, per scenario: propagation_seconds (p99 of root write -> invalidation received
 // over every service and key), propagation_ratio (invalidations received within `max_wait` /
 // services x keys) and stale_reads_total (reads through a service's cache, once the round has
 // settled, that did not return the new value); load_ops_per_second for concurrent.
