@@ -135,11 +135,12 @@ struct KillOutcome {
 };
 
 KillOutcome run_with_a_kill_mid_run(const RedisServer& server, const std::string& suffix) {
-  // The concurrent scenario repeats rounds for 1.5 s: the kill, 600 ms into the run, lands in the
-  // middle of it (the three scenarios before it take milliseconds).
+  // The concurrent scenario repeats rounds for 2 s: the kill, 600 ms into the run, lands in the
+  // middle of it (the three scenarios before it take milliseconds). A round that misses
+  // invalidations waits max_wait, so at least three whole rounds follow the one the kill hits.
   auto config = invalidation_config(
       "services = 3, fanout = 2, depth = 2, concurrent_roots = 2, load_clients = 2, "
-      "load_duration = \"1500ms\", max_wait = \"200ms\"");
+      "load_duration = \"2s\", max_wait = \"300ms\"");
   asio::io_context io;
   SystemClock clock;
   ProbeRunner runner(
