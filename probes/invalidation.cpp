@@ -398,6 +398,8 @@ asio::awaitable<ProbeResult> InvalidationProbe::run(ProbeContext& ctx) {
       co_return result;
     }
     if (s.error) {
+      // The slot moved under the services: look its owner up again next run.
+      if (s.error->find("MOVED") != std::string::npos) node_.reset();
       result.errors.push_back(s.name + ": " + *s.error);
       co_return result;
     }
