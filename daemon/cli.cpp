@@ -18,6 +18,8 @@ options:
   --check-config      validate the configuration and exit (0 valid, 2 invalid)
   --print-config      print the effective configuration (defaults filled, secrets redacted)
   --once              run every probe once, print the SLA table, exit 1 on any breach (CI gate)
+  --duration D        with --once: run every probe on its interval for D (e.g. 5m) instead of
+                      once; every run of the period is judged
   --report FILE       with --once: write the results as JSON, or JUnit XML if FILE ends in .xml
   --listen HOST:PORT  HTTP address, overrides daemon.listen (port 0 picks a free port)
   --log-level LEVEL   trace, debug, info, warn, error, critical or off
@@ -59,6 +61,13 @@ CliParse parse_cli(const std::vector<std::string>& args) {
         }
         o.log_level = *v;
       }
+    } else if (name == "--duration") {
+      if (auto v = value()) {
+        o.duration = parse_duration(*v);
+        if (!o.duration || *o.duration <= Duration::zero()) {
+          out.error = "--duration " + *v + ": not a positive duration (e.g. 90s, 5m, 1h)";
+        }
+      }
     } else if (name == "--report") {
       if (auto v = value()) o.report_path = *v;
     } else if (name == "--lab" && !inline_value) {
@@ -80,6 +89,10 @@ CliParse parse_cli(const std::vector<std::string>& args) {
   }
   if (!o.report_path.empty() && !o.once) {
     out.error = "--report needs --once";
+    return out;
+  }
+  if (o.duration && !o.once) {
+    out.error = "--duration needs --once";
     return out;
   }
   if (o.lab && !o.config_path.empty()) {

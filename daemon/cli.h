@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "config/duration.h"
+
 namespace chaosd {
 
 struct CliOptions {
@@ -12,7 +14,8 @@ struct CliOptions {
   bool lab = false;  // run on the embedded lab (config/lab.toml compiled in)
   bool check_config = false;
   bool once = false;
-  std::string report_path;  // with --once
+  std::string report_path;           // with --once
+  std::optional<Duration> duration;  // with --once: run on the schedule for this long
   bool print_config = false;
   bool version = false;
   bool help = false;

@@ -56,7 +56,9 @@ int main(int argc, char** argv) {
   }
 
   setup_logging(options.log_level.value_or(config.daemon.log_level), config.daemon.log_format);
-  if (options.once) return run_once_command(config, options.report_path);
+  if (options.once) {
+    return run_once_command(std::move(config), options.report_path, options.duration);
+  }
   try {
     Daemon daemon(std::move(config),
                   DaemonOptions{options.config_path, options.listen, options.log_level});

@@ -15,24 +15,29 @@ namespace chaosd {
 
 struct SlaVerdictLine {
   SlaRule rule;
-  std::string result;  // "pass", "fail", "no data"
+  std::string result;  // "pass", "fail", "n/a" (with a reason), "no data"
   std::optional<double> value;
+  std::string reason;  // why the measurement does not apply here
 };
 
 struct OnceOutcome {
   std::vector<ProbeRun> runs;
   std::vector<SlaVerdictLine> slas;
+  std::string setup_error;  // e.g. the lab did not start: nothing was measured
   bool passed() const;
 };
 
-/// Runs on its own io_context; deletes the probes' keys afterwards.
-OnceOutcome run_every_probe_once(const Config& config);
+/// Runs on its own io_context, with the lab when the config has one; deletes the probes' keys
+/// afterwards. Without `duration` every probe runs once, one after the other; with it, every probe
+/// runs on its interval, side by side, until the duration is over.
+OnceOutcome run_every_probe_once(Config config, std::optional<Duration> duration = std::nullopt);
 
 std::string render_sla_table(const OnceOutcome& outcome);
 nlohmann::json report_json(const OnceOutcome& outcome);
 std::string report_junit(const OnceOutcome& outcome);
 
 /// The whole --once command: returns the process exit code.
-int run_once_command(const Config& config, const std::string& report_path);
+int run_once_command(Config config, const std::string& report_path,
+                     std::optional<Duration> duration = std::nullopt);
 
 }  // namespace chaosd

@@ -152,5 +152,46 @@ TEST(Lab, SigkilledDaemonTakesItsLabAlongAndTheNextRunSweepsTheRest) {
   EXPECT_EQ(lab_pids(state.path()).size(), 1u);
 }
 
+TEST(Once, WithALabConfigStartsTheLabProbesItAndStopsIt) {
+  TempDir state;
+  auto config = state.write(
+      "lab.toml", lab_config(state.path(), R"("standalone", "regions")",
+                             "[[probes]]\ntype = \"replication\"\ntarget = \"regions\"\n"));
+  auto report = state.path() / "report.json";
+  auto once = run_program(
+      {CHAOSD_BINARY, "--once", "--config", config.string(), "--report", report.string()});
+  EXPECT_EQ(once.exit_code, 0) << once.output;
+  std::ifstream in(report);
+  auto json = nlohmann::json::parse(in);
+  EXPECT_EQ(json["passed"], true) << json.dump(2);
+  ASSERT_EQ(json["probes"].size(), 2u);
+  for (const auto& probe : json["probes"]) EXPECT_EQ(probe["ok"], true) << probe.dump();
+  // One writable region: the SLA on conflicts is shown as not applicable, with the reason.
+  bool conflict_row = false;
+  for (const auto& sla : json["slas"]) {
+    if (sla["measurement"] != "conflict_resolution_seconds") continue;
+    conflict_row = true;
+    EXPECT_EQ(sla["result"], "n/a");
+    EXPECT_NE(sla["reason"].get<std::string>().find("single-writer"), std::string::npos);
+  }
+  EXPECT_TRUE(conflict_row) << json.dump(2);
+  // The lab stopped with the run: its run directory is gone.
+  EXPECT_TRUE(lab_pids(state.path()).empty());
+}
+
+TEST(Once, WithADurationEveryProbeRunsOnItsInterval) {
+  TempDir state;
+  auto config = state.write("lab.toml", lab_config(state.path(), R"("standalone")"));
+  auto report = state.path() / "report.json";
+  auto once = run_program({CHAOSD_BINARY, "--once", "--duration", "1s", "--config",
+                           config.string(), "--report", report.string()});
+  EXPECT_EQ(once.exit_code, 0) << once.output;
+  std::ifstream in(report);
+  auto json = nlohmann::json::parse(in);
+  // A 200 ms interval over 1 s: at most 6 runs (the first at once), and surely more than one.
+  EXPECT_GE(json["probes"].size(), 2u) << json.dump(2);
+  EXPECT_LE(json["probes"].size(), 6u) << json.dump(2);
+}
+
 }  // namespace
 }  // namespace chaosd::test
