@@ -3,6 +3,7 @@
 #include "probes/latency.h"
 #include "probes/lock.h"
 #include "probes/replication.h"
+#include "probes/serialization.h"
 #include "probes/stampede.h"
 #include "probes/ttl.h"
 
@@ -13,6 +14,7 @@ const std::vector<ProbeType>& probe_types() {
       latency_probe_type(),
       lock_probe_type(),
       replication_probe_type(),
+      serialization_probe_type(),
       stampede_probe_type(),
       ttl_probe_type(),
   };
