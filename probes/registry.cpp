@@ -1,5 +1,6 @@
 #include "probes/registry.h"
 
+#include "probes/collision.h"
 #include "probes/latency.h"
 #include "probes/lock.h"
 #include "probes/replication.h"
@@ -11,6 +12,7 @@ namespace chaosd {
 
 const std::vector<ProbeType>& probe_types() {
   static const std::vector<ProbeType> kTypes = {
+      collision_probe_type(),
       latency_probe_type(),
       lock_probe_type(),
       replication_probe_type(),
