@@ -8,10 +8,10 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <cmath>
 #include <unordered_map>
 
 #include "config/params.h"
+#include "probes/collision_hashed.h"
 #include "probes/collision_value.h"
 #include "probes/probe_keys.h"
 
@@ -21,8 +21,7 @@ using std::chrono::steady_clock;
 
 namespace {
 
-// Values only have to outlive one run; the run deletes them when it ends.
-constexpr const char* kValueTtlMs = "60000";
+constexpr const char* kValueTtlMs = kCollisionValueTtlMs;
 
 // Writes KEYS[1] only when it is free or its stored owner is ARGV[1]; otherwise returns the
 // owner found there (the collision), writing nothing.
@@ -35,15 +34,7 @@ constexpr const char* kCheckedSet =
 constexpr const char* kRestore =
     "if redis.call('GET', KEYS[1]) == ARGV[1] then "
     "redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) return 1 end return 0";
-// KEYS: a bucket and its overflow slots. Takes the first slot that is free or already holds the
-// logical key ARGV[1]; returns its position (0: the bucket itself, > 0: a collision resolved by
-// chaining) or -1 when every slot holds another logical key.
-constexpr const char* kChainSet =
-    "for i, key in ipairs(KEYS) do local cur = redis.call('GET', key) "
-    "if not cur or string.match(cur, '^v1|[^|]*|([^|]*)|') == ARGV[1] then "
-    "redis.call('SET', key, ARGV[2], 'PX', ARGV[3]) return i - 1 end end return -1";
-
-std::string tenant_name(int t) { return "t" + std::to_string(t); }
+std::string tenant_name(int t) { return collision_tenant(t); }
 
 bool is_cancelled(const asio::cancellation_state& state) {
   return state.cancelled() != asio::cancellation_type::none;
@@ -78,15 +69,6 @@ std::string glob_escape(const std::string& text) {
   return out;
 }
 
-// Colliding keys expected among n keys in m buckets: n minus the expected occupied buckets.
-double expected_collisions(double n, double m) { return n - m * (1 - std::pow(1 - 1 / m, n)); }
-
-std::string format_fixed(double value) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%.1f", value);
-  return text;
-}
-
 }  // namespace
 
 struct CollisionProbe::Run {
@@ -99,12 +81,6 @@ struct CollisionProbe::Run {
   int64_t unexpected_rejections = 0;           // an owner's own write rejected
   SteadyTime poll_origin{};                    // the owners' polling schedule starts here
 
-  // Hashed keys, tenant-major.
-  std::vector<std::string> logical;
-  std::vector<std::string> expected;
-  std::vector<int64_t> position;  // chain position the write landed on; -1: chain full
-  std::vector<double> collided_write_seconds;
-
   bool cancelled = false;
   std::optional<std::string> error;
 
@@ -113,9 +89,6 @@ struct CollisionProbe::Run {
   }
   std::string namespace_logical(int t, int k) const {
     return tenant_name(t) + ":k" + std::to_string(k);
-  }
-  std::string chain_key(const std::string& bucket, int slot) const {
-    return base + "h:" + bucket + (slot == 0 ? "" : ":c" + std::to_string(slot));
   }
   void fail(int tenant, const Error& e) {
     if (e.code == ErrorCode::cancelled) {
@@ -157,34 +130,10 @@ asio::awaitable<void> write_namespace(Run& run, RedisConnection& connection, int
   }
 }
 
-// Every hashed key of tenant `t`, one at a time (so that the tenants interleave on the server),
-// through the chaining script.
-asio::awaitable<void> write_hashed(Run& run, RedisConnection& connection, int t) {
-  const std::string owner = tenant_name(t);
-  for (int i = 0; i < run.p.hashed_keys; ++i) {
-    const size_t index = static_cast<size_t>(t * run.p.hashed_keys + i);
-    const std::string bucket = collision_bucket(run.logical[index], run.number, run.p.hash_bits);
-    Command write{"EVAL", kChainSet, std::to_string(run.p.max_chain + 1)};
-    for (int slot = 0; slot <= run.p.max_chain; ++slot)
-      write.push_back(run.chain_key(bucket, slot));
-    write.push_back(run.logical[index]);
-    write.push_back(run.expected[index]);
-    write.push_back(kValueTtlMs);
-    const auto sent = steady_clock::now();
-    auto reply = co_await connection.command(std::move(write));
-    const double seconds = seconds_between(sent, steady_clock::now());
-    if (!reply) {
-      run.fail(t, reply.error());
-      co_return;
-    }
-    if (!reply.value().is_integer()) {
-      run.fail(t,
-               Error{ErrorCode::protocol, "chain write answered " + reply.value().debug_string()});
-      co_return;
-    }
-    run.position[index] = reply.value().integer();
-    if (run.position[index] != 0) run.collided_write_seconds.push_back(seconds);
-  }
+asio::awaitable<void> write_hashed(Run& run, HashedKeys& hashed, RedisConnection& connection,
+                                   int t) {
+  auto written = co_await hashed.write(connection, t);
+  if (!written) run.fail(t, written.error());
 }
 
 struct Intrusions {
@@ -313,15 +262,6 @@ void add_intrusions(ProbeResult& result, const Intrusions& in) {
 
 }  // namespace
 
-std::string collision_bucket(const std::string& logical, uint64_t run, int bits) {
-  const uint64_t digest = owned_value_digest(std::to_string(run) + ":" + logical);
-  const uint64_t truncated = bits >= 64 ? digest : digest & ((uint64_t{1} << bits) - 1);
-  char text[20];
-  std::snprintf(text, sizeof text, "%0*llx", (bits + 3) / 4,
-                static_cast<unsigned long long>(truncated));
-  return text;
-}
-
 asio::awaitable<Status> CollisionProbe::open_tenants(ProbeContext& ctx) {
   // The keys share the probe's hash tag: one node serves them; the tenants talk to it. On a
   // cluster whose slot map is not loaded yet, one routed PING loads it.
@@ -363,14 +303,6 @@ asio::awaitable<ProbeResult> CollisionProbe::run(ProbeContext& ctx) {
   run.base = ctx.key_prefix + "r" + std::to_string(run.number) + ":";
   run.last.assign(static_cast<size_t>(p.tenants),
                   std::vector<std::string>(static_cast<size_t>(p.keys_per_tenant)));
-  for (int t = 0; t < p.tenants; ++t) {
-    for (int i = 0; i < p.hashed_keys; ++i) {
-      run.logical.push_back(tenant_name(t) + "/item" + std::to_string(i));
-      run.expected.push_back(
-          encode_owned_value(tenant_name(t), run.logical.back(), 1, run.number, p.value_bytes));
-    }
-  }
-  run.position.assign(run.logical.size(), 0);
 
   auto opened = co_await open_tenants(ctx);
   if (!opened) {
@@ -464,10 +396,11 @@ asio::awaitable<ProbeResult> CollisionProbe::run(ProbeContext& ctx) {
   }
 
   // Hashed keys: all tenants at once, through the chaining script.
+  HashedKeys hashed(p, run.base, run.number);
   std::vector<asio::awaitable<void>> hashers;
   if (p.hashed_keys > 0) {
     for (int t = 0; t < p.tenants; ++t) {
-      hashers.push_back(write_hashed(run, *tenants_[static_cast<size_t>(t)], t));
+      hashers.push_back(write_hashed(run, hashed, *tenants_[static_cast<size_t>(t)], t));
     }
     co_await run_all(hashers);
     if (stopped()) co_return result;
@@ -510,64 +443,10 @@ asio::awaitable<ProbeResult> CollisionProbe::run(ProbeContext& ctx) {
   add_intrusions(result, intrusions);
 
   if (p.hashed_keys > 0) {
-    // Read back every hashed key through its chain.
-    const size_t slots = static_cast<size_t>(p.max_chain) + 1;
-    std::vector<Command> chain_reads;
-    for (const auto& logical : run.logical) {
-      const std::string bucket = collision_bucket(logical, run.number, p.hash_bits);
-      for (size_t s = 0; s < slots; ++s) {
-        chain_reads.push_back({"GET", run.chain_key(bucket, static_cast<int>(s))});
-      }
-    }
-    auto chains = co_await ctx.redis.pipeline(std::move(chain_reads));
-    int64_t hashed_intact = 0, collided = 0, resolved = 0;
-    std::optional<std::string> first_hashed_damage;
-    for (size_t i = 0; i < run.logical.size(); ++i) {
-      std::optional<std::string> damage = "not found in its bucket or overflow slots";
-      const std::string owner = tenant_name(static_cast<int>(i) / p.hashed_keys);
-      for (size_t s = 0; s < slots; ++s) {
-        auto& reply = chains[i * slots + s];
-        if (!reply) {
-          result.errors.push_back("reading back hashed keys: " + reply.error().describe());
-          co_return result;
-        }
-        if (reply.value().is_nil()) continue;
-        auto parsed = parse_owned_value(reply.value().str());
-        if (!parsed || parsed->logical != run.logical[i]) continue;  // another key's slot
-        damage = value_damage(&reply.value().str(), owner, run.logical[i], run.expected[i]);
-        break;
-      }
-      const bool ok = !damage;
-      if (ok) ++hashed_intact;
-      if (!ok && !first_hashed_damage) first_hashed_damage = run.logical[i] + ": " + *damage;
-      if (run.position[i] != 0) {
-        ++collided;
-        if (run.position[i] > 0 && ok) ++resolved;
-      }
-    }
-    const double n = static_cast<double>(run.logical.size());
-    result.add("value_integrity_ratio", static_cast<double>(hashed_intact) / n, "hashed");
-    result.add("collisions_total", static_cast<double>(collided), "hashed");
-    if (collided > 0) {
-      result.add(
-          "collision_detection_seconds",
-          *std::max_element(run.collided_write_seconds.begin(), run.collided_write_seconds.end()),
-          "hashed");
-      result.add("collision_resolution_ratio", static_cast<double>(resolved) / collided, "hashed");
-    } else {
-      result.add_not_applicable("collision_detection_seconds", "no hash collision this run",
-                                "hashed");
-      result.add_not_applicable("collision_resolution_ratio", "no hash collision this run",
-                                "hashed");
-    }
-    const double buckets = std::ldexp(1.0, p.hash_bits);
-    result.notes.push_back(
-        "hashed: " + std::to_string(collided) + " of " + std::to_string(run.logical.size()) +
-        " keys collided in " + std::to_string(static_cast<int64_t>(buckets)) +
-        " buckets (birthday bound expects " + format_fixed(expected_collisions(n, buckets)) + ")");
-    if (first_hashed_damage) {
-      result.notes.push_back("hashed: " + std::to_string(static_cast<int64_t>(n) - hashed_intact) +
-                             " damaged value(s) (first: " + *first_hashed_damage + ")");
+    auto verified = co_await hashed.verify(ctx.redis, result);
+    if (!verified) {
+      result.errors.push_back("reading back hashed keys: " + verified.error().describe());
+      co_return result;
     }
   }
 

@@ -79,10 +79,6 @@ class CollisionProbe final : public Probe {
   std::optional<NodeAddress> tenants_node_;
 };
 
-/// The bucket of `logical` for a run: its salted FNV-1a 64 digest truncated to `bits` bits, as
-/// lower-case hex. Exposed for tests (to predict collisions).
-std::string collision_bucket(const std::string& logical, uint64_t run, int bits);
-
 ProbeType collision_probe_type();
 
 }  // namespace chaosd

@@ -11,6 +11,12 @@
 
 namespace chaosd {
 
+/// Values only have to outlive one run; each run deletes its keys when it ends.
+inline constexpr const char* kCollisionValueTtlMs = "60000";
+
+/// The owner name of tenant `t`: "t<t>".
+inline std::string collision_tenant(int t) { return "t" + std::to_string(t); }
+
 struct OwnedValue {
   std::string owner;
   std::string logical;

@@ -12,6 +12,7 @@
 
 #include "daemon/probe_runner.h"
 #include "probes/collision.h"
+#include "probes/collision_hashed.h"
 #include "probes/collision_value.h"
 #include "tests/support/loop.h"
 #include "tests/support/probe_harness.h"
