@@ -26,6 +26,8 @@ constexpr size_t kYieldEachOpFrom = size_t{64} << 10;
 // Bounds one run's payload volume per format, whatever the params (the run is CPU work on the
 // daemon's loop).
 constexpr int64_t kMaxPayloadBytesPerFormat = int64_t{64} << 20;
+// Documents are built in slices of this many JSON bytes, with a yield to the loop between them.
+constexpr size_t kBuildSliceBytes = size_t{64} << 10;
 // Distinct documents per size: operations cycle through them.
 constexpr size_t kDocumentsPerSize = 4;
 
@@ -94,45 +96,59 @@ json cart_item(Rng& rng, size_t index) {
   };
 }
 
-// A user/session/cart document whose compact JSON encoding is at least `target_bytes` long (and
-// at most one cart item longer, unless the fixed part alone is longer).
-json make_document(size_t target_bytes, uint64_t seed) {
-  Rng rng{seed};
-  std::string first = rng.pick(kFirstNames);
-  std::string last = rng.pick(kLastNames);
-  json doc = {
-      {"schema", 3},
-      {"user",
-       {{"id", rng.next() >> 12},
-        {"name", first + " " + last},
-        {"email", first + "." + last + "@example.com"},
-        {"verified", rng.coin()},
-        {"score", rng.unit()},
-        {"balance_cents", static_cast<int64_t>(rng.below(2000000)) - 1000000},
-        {"tags", {rng.pick(kWords), rng.pick(kWords)}},
-        {"address",
-         {{"city", rng.pick(kCities)},
-          {"zip", std::to_string(10000 + rng.below(90000))},
-          {"geo", {rng.unit() * 180 - 90, rng.unit() * 360 - 180}}}},
-        {"manager", nullptr}}},
-      {"session",
-       {{"id", hex_id(rng, 32)},
-        {"started_at", 1700000000 + static_cast<int64_t>(rng.below(30000000))},
-        {"expires_in", 3600},
-        {"ip", "10." + std::to_string(rng.below(256)) + "." + std::to_string(rng.below(256)) + "." +
-                   std::to_string(rng.below(256))},
-        {"flags", {{"mfa", rng.coin()}, {"beta", rng.coin()}}}}},
-      {"cart", json::array()},
-  };
-  size_t size = doc.dump().size();
-  json& cart = doc["cart"];
-  for (size_t i = 0; size < target_bytes; ++i) {
-    json item = cart_item(rng, i);
-    size += item.dump().size() + (cart.empty() ? 0 : 1);  // the comma between items
-    cart.push_back(std::move(item));
+// Builds a user/session/cart document whose compact JSON encoding is at least `target_bytes`
+// long (and at most one cart item longer, unless the fixed part alone is longer), a slice at a
+// time so that the probe can yield to the loop between slices.
+class DocumentBuilder {
+ public:
+  DocumentBuilder(size_t target_bytes, uint64_t seed) : rng_{seed}, target_(target_bytes) {
+    std::string first = rng_.pick(kFirstNames);
+    std::string last = rng_.pick(kLastNames);
+    doc_ = {
+        {"schema", 3},
+        {"user",
+         {{"id", rng_.next() >> 12},
+          {"name", first + " " + last},
+          {"email", first + "." + last + "@example.com"},
+          {"verified", rng_.coin()},
+          {"score", rng_.unit()},
+          {"balance_cents", static_cast<int64_t>(rng_.below(2000000)) - 1000000},
+          {"tags", {rng_.pick(kWords), rng_.pick(kWords)}},
+          {"address",
+           {{"city", rng_.pick(kCities)},
+            {"zip", std::to_string(10000 + rng_.below(90000))},
+            {"geo", {rng_.unit() * 180 - 90, rng_.unit() * 360 - 180}}}},
+          {"manager", nullptr}}},
+        {"session",
+         {{"id", hex_id(rng_, 32)},
+          {"started_at", 1700000000 + static_cast<int64_t>(rng_.below(30000000))},
+          {"expires_in", 3600},
+          {"ip", "10." + std::to_string(rng_.below(256)) + "." + std::to_string(rng_.below(256)) +
+                     "." + std::to_string(rng_.below(256))},
+          {"flags", {{"mfa", rng_.coin()}, {"beta", rng_.coin()}}}}},
+        {"cart", json::array()},
+    };
+    size_ = doc_.dump().size();
   }
-  return doc;
-}
+  bool done() const { return size_ >= target_; }
+  /// Adds cart items worth about `bytes` of JSON (or up to the target).
+  void grow(size_t bytes) {
+    json& cart = doc_["cart"];
+    const size_t until = std::min(target_, size_ + bytes);
+    while (size_ < until) {
+      json item = cart_item(rng_, cart.size());
+      size_ += item.dump().size() + (cart.empty() ? 0 : 1);  // the comma between items
+      cart.push_back(std::move(item));
+    }
+  }
+  json take() { return std::move(doc_); }
+
+ private:
+  Rng rng_;
+  size_t target_;
+  json doc_;
+  size_t size_ = 0;
+};
 
 std::string raw_bytes(size_t size, uint64_t seed) {
   Rng rng{seed};
@@ -216,12 +232,25 @@ struct RoundTrip {
 
 }  // namespace
 
-const std::vector<json>& SerializationProbe::documents(size_t size) {
+static asio::awaitable<bool> yield_to_loop(ProbeContext& ctx) {
+  co_await asio::post(ctx.executor, asio::use_awaitable);
+  auto state = co_await asio::this_coro::cancellation_state;
+  co_return state.cancelled() == asio::cancellation_type::none;
+}
+
+// The documents of one size, built on first use and kept for later runs. Yields to the loop
+// between slices of a document; false when the run was cancelled meanwhile.
+asio::awaitable<bool> SerializationProbe::build_documents(ProbeContext& ctx, size_t size) {
   auto& docs = documents_[size];
-  if (docs.empty()) {
-    for (size_t i = 0; i < kDocumentsPerSize; ++i) docs.push_back(make_document(size, size + i));
+  while (docs.size() < kDocumentsPerSize) {
+    DocumentBuilder builder(size, size + docs.size());
+    while (!builder.done()) {
+      builder.grow(kBuildSliceBytes);
+      if (!co_await yield_to_loop(ctx)) co_return false;
+    }
+    docs.push_back(builder.take());
   }
-  return docs;
+  co_return true;
 }
 
 // SETs each value under its key in one pipeline, lets the test hook run, then GETs them all in a
@@ -261,12 +290,6 @@ static asio::awaitable<Result<RoundTrip>> set_then_get(
   co_return trip;
 }
 
-static asio::awaitable<bool> yield_to_loop(ProbeContext& ctx) {
-  co_await asio::post(ctx.executor, asio::use_awaitable);
-  auto state = co_await asio::this_coro::cancellation_state;
-  co_return state.cancelled() == asio::cancellation_type::none;
-}
-
 asio::awaitable<Status> SerializationProbe::measure_size(ProbeContext& ctx, size_t size,
                                                          ProbeResult& result) {
   const auto max_by_bytes = static_cast<size_t>(std::max<int64_t>(1, params_.max_bytes / size));
@@ -274,10 +297,11 @@ asio::awaitable<Status> SerializationProbe::measure_size(ProbeContext& ctx, size
   const size_t batch = std::min(
       {static_cast<size_t>(params_.pipeline), std::max<size_t>(1, kBatchBytes / size), ops});
   const bool yield_each_op = size >= kYieldEachOpFrom;
-  const std::vector<json>& docs = documents(size);
   const std::vector<std::string> raw = {raw_bytes(size, size), raw_bytes(size, size + 1)};
   const std::string label = size_label(size);
   const Error cancelled{ErrorCode::cancelled, "cancelled"};
+  if (!co_await build_documents(ctx, size)) co_return cancelled;
+  const std::vector<json>& docs = documents_[size];
 
   for (Format format : {Format::raw, Format::json, Format::msgpack}) {
     const std::string name = name_of(format);

@@ -62,7 +62,7 @@ class SerializationProbe final : public Probe {
  private:
   boost::asio::awaitable<Status> measure_size(ProbeContext& ctx, size_t size, ProbeResult& result);
 
-  const std::vector<nlohmann::json>& documents(size_t size);
+  boost::asio::awaitable<bool> build_documents(ProbeContext& ctx, size_t size);
 
   SerializationParams params_;
   BetweenSetAndGet between_;
