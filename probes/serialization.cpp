@@ -1,6 +1,8 @@
 #include "probes/serialization.h"
 
 #include <algorithm>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/deferred.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -21,13 +23,9 @@ namespace {
 constexpr const char* kValueTtlMs = "60000";
 // A batch carries at most this many payload bytes (and at least one operation).
 constexpr size_t kBatchBytes = size_t{1} << 20;
-// From this payload size on, the loop is yielded to between operations, not only between batches.
-constexpr size_t kYieldEachOpFrom = size_t{64} << 10;
 // Bounds one run's payload volume per format, whatever the params (the run is CPU work on the
 // daemon's loop).
 constexpr int64_t kMaxPayloadBytesPerFormat = int64_t{64} << 20;
-// Documents are built in slices of this many JSON bytes, with a yield to the loop between them.
-constexpr size_t kBuildSliceBytes = size_t{64} << 10;
 // Distinct documents per size: operations cycle through them.
 constexpr size_t kDocumentsPerSize = 4;
 
@@ -238,17 +236,54 @@ static asio::awaitable<bool> yield_to_loop(ProbeContext& ctx) {
   co_return state.cancelled() == asio::cancellation_type::none;
 }
 
-// The documents of one size, built on first use and kept for later runs. Yields to the loop
-// between slices of a document; false when the run was cancelled meanwhile.
+namespace {
+
+// Runs `work` on the codec thread and resumes the caller on its own executor (the loop) with the
+// result; an exception thrown by the codec becomes an error.
+template <class T>
+asio::awaitable<Result<T>> on_codec_thread(asio::thread_pool& pool, std::function<T()>& work) {
+  std::string failure;
+  auto job = [&work, &failure]() -> asio::awaitable<std::optional<T>> {
+    try {
+      co_return work();
+    } catch (const std::exception& e) {
+      failure = e.what();
+      co_return std::nullopt;
+    }
+  };
+  auto op = asio::co_spawn(pool, job(), asio::deferred);
+  std::optional<T> out = co_await std::move(op)(asio::use_awaitable);
+  if (!out) co_return Error{ErrorCode::internal, "codec: " + failure};
+  co_return std::move(*out);
+}
+
+struct EncodedBatch {
+  std::vector<std::string> values;
+  double seconds = 0;  // all encodes of the batch
+};
+
+struct CheckedBatch {
+  std::vector<double> decode_seconds;              // per operation
+  std::vector<std::optional<std::string>> damage;  // per operation; nullopt: intact
+};
+
+}  // namespace
+
+// The documents of one size, built on the codec thread on first use and kept for later runs.
+// False when the run was cancelled meanwhile.
 asio::awaitable<bool> SerializationProbe::build_documents(ProbeContext& ctx, size_t size) {
   auto& docs = documents_[size];
   while (docs.size() < kDocumentsPerSize) {
-    DocumentBuilder builder(size, size + docs.size());
-    while (!builder.done()) {
-      builder.grow(kBuildSliceBytes);
-      if (!co_await yield_to_loop(ctx)) co_return false;
-    }
-    docs.push_back(builder.take());
+    const uint64_t seed = size + docs.size();
+    std::function<json()> build = [size, seed] {
+      DocumentBuilder builder(size, seed);
+      builder.grow(size);
+      return builder.take();
+    };
+    auto built = co_await on_codec_thread(codec_thread_, build);
+    if (!built) co_return false;
+    docs.push_back(std::move(built.value()));
+    if (!co_await yield_to_loop(ctx)) co_return false;
   }
   co_return true;
 }
@@ -296,7 +331,6 @@ asio::awaitable<Status> SerializationProbe::measure_size(ProbeContext& ctx, size
   const size_t ops = std::min<size_t>(params_.ops, max_by_bytes);
   const size_t batch = std::min(
       {static_cast<size_t>(params_.pipeline), std::max<size_t>(1, kBatchBytes / size), ops});
-  const bool yield_each_op = size >= kYieldEachOpFrom;
   const std::vector<std::string> raw = {raw_bytes(size, size), raw_bytes(size, size + 1)};
   const std::string label = size_label(size);
   const Error cancelled{ErrorCode::cancelled, "cancelled"};
@@ -312,56 +346,90 @@ asio::awaitable<Status> SerializationProbe::measure_size(ProbeContext& ctx, size
       std::vector<std::string> keys;
       for (size_t i = 0; i < n; ++i) keys.push_back(ctx.key_prefix + "v" + std::to_string(i));
 
-      // Encode (timed per operation), keeping a copy of the bytes for the baseline batch.
+      // Encode on the codec thread (each encode timed), keeping a copy of the bytes for the
+      // baseline batch.
       std::vector<std::string> values;
-      std::vector<std::string> expected_bytes;
       double encode_seconds = 0;
-      for (size_t i = 0; i < n; ++i) {
-        const size_t op = done + i;
-        if (format == Format::raw) {
-          values.push_back(raw[op % raw.size()]);
-        } else {
-          auto start = steady_clock::now();
-          std::string bytes = encode(format, docs[op % docs.size()]);
-          encode_seconds += since(start);
-          values.push_back(std::move(bytes));
-          if (yield_each_op && !co_await yield_to_loop(ctx)) co_return cancelled;
-        }
-        pass.encoded_bytes += static_cast<double>(values.back().size());
-        expected_bytes.push_back(values.back());
+      if (format == Format::raw) {
+        for (size_t i = 0; i < n; ++i) values.push_back(raw[(done + i) % raw.size()]);
+      } else {
+        std::function<EncodedBatch()> encode_batch = [&] {
+          EncodedBatch out;
+          for (size_t i = 0; i < n; ++i) {
+            auto start = steady_clock::now();
+            std::string bytes = encode(format, docs[(done + i) % docs.size()]);
+            out.seconds += since(start);
+            out.values.push_back(std::move(bytes));
+          }
+          return out;
+        };
+        auto encoded = co_await on_codec_thread(codec_thread_, encode_batch);
+        if (!encoded) co_return encoded.error();
+        values = std::move(encoded.value().values);
+        encode_seconds = encoded.value().seconds;
       }
+      std::vector<std::string> expected_bytes = values;
+      for (const auto& v : values) pass.encoded_bytes += static_cast<double>(v.size());
 
       auto trip = co_await set_then_get(ctx, between_, name, keys, values);
       if (!trip) co_return trip.error();
+
+      // Decode on the codec thread (each decode timed) and compare with the original (the
+      // probe's own verification, not the codec's work: not timed).
+      CheckedBatch checked;
+      if (format == Format::raw) {
+        for (size_t i = 0; i < n; ++i) {
+          const auto& got = trip.value().got[i];
+          checked.decode_seconds.push_back(0);  // raw bytes need no decoding
+          if (!got) {
+            checked.damage.emplace_back("the value was gone");
+          } else if (*got != expected_bytes[i]) {
+            checked.damage.emplace_back("the bytes differ");
+          } else {
+            checked.damage.emplace_back();
+          }
+        }
+      } else {
+        std::function<CheckedBatch()> check_batch = [&] {
+          CheckedBatch out;
+          for (size_t i = 0; i < n; ++i) {
+            const auto& got = trip.value().got[i];
+            if (!got) {
+              out.decode_seconds.push_back(0);
+              out.damage.emplace_back("the value was gone");
+              continue;
+            }
+            auto start = steady_clock::now();
+            json decoded = decode(format, *got);
+            out.decode_seconds.push_back(since(start));
+            if (decoded.is_discarded()) {
+              out.damage.emplace_back("the value does not decode as " + name);
+            } else if (decoded != docs[(done + i) % docs.size()]) {
+              out.damage.emplace_back("the decoded document differs from the original");
+            } else {
+              out.damage.emplace_back();
+            }
+          }
+          return out;
+        };
+        auto decoded = co_await on_codec_thread(codec_thread_, check_batch);
+        if (!decoded) co_return decoded.error();
+        checked = std::move(decoded.value());
+      }
+
+      // An operation is done when its value is decoded: after the batch's encodes, both round
+      // trips and the decodes before it.
       double elapsed = encode_seconds + trip.value().seconds;
       double codec_seconds = encode_seconds;
       for (size_t i = 0; i < n; ++i) {
-        const size_t op = done + i;
-        const auto& got = trip.value().got[i];
-        bool intact = false;
-        if (!got) {
-          pass.damaged(keys[i], "the value was gone");
-        } else if (format == Format::raw) {
-          intact = *got == expected_bytes[i];  // raw bytes need no decoding
-          if (!intact) pass.damaged(keys[i], "the bytes differ");
-        } else {
-          auto start = steady_clock::now();
-          json decoded = decode(format, *got);
-          const double decode_seconds = since(start);
-          elapsed += decode_seconds;
-          codec_seconds += decode_seconds;
-          // Verification is the probe's own work, not the codec's: not timed.
-          if (decoded.is_discarded()) {
-            pass.damaged(keys[i], "the value does not decode as " + name);
-          } else if (decoded != docs[op % docs.size()]) {
-            pass.damaged(keys[i], "the decoded document differs from the original");
-          } else {
-            intact = true;
-          }
-          if (yield_each_op && !co_await yield_to_loop(ctx)) co_return cancelled;
-        }
+        elapsed += checked.decode_seconds[i];
+        codec_seconds += checked.decode_seconds[i];
         pass.latencies.push_back(elapsed);
-        if (intact) ++pass.intact;
+        if (checked.damage[i]) {
+          pass.damaged(keys[i], *checked.damage[i]);
+        } else {
+          ++pass.intact;
+        }
       }
       pass.busy_seconds += elapsed;
       pass.ops += static_cast<int64_t>(n);
