@@ -95,8 +95,7 @@ json cart_item(Rng& rng, size_t index) {
 }
 
 // Builds a user/session/cart document whose compact JSON encoding is at least `target_bytes`
-// long (and at most one cart item longer, unless the fixed part alone is longer), a slice at a
-// time so that the probe can yield to the loop between slices.
+// long (and at most one cart item longer, unless the fixed part alone is longer).
 class DocumentBuilder {
  public:
   DocumentBuilder(size_t target_bytes, uint64_t seed) : rng_{seed}, target_(target_bytes) {
