@@ -11,6 +11,7 @@
 
 #include "config/params.h"
 #include "probes/probe_keys.h"
+#include "probes/serialization_documents.h"
 
 namespace chaosd {
 namespace asio = boost::asio;
@@ -28,131 +29,6 @@ constexpr size_t kBatchBytes = size_t{1} << 20;
 constexpr int64_t kMaxPayloadBytesPerFormat = int64_t{64} << 20;
 // Distinct documents per size: operations cycle through them.
 constexpr size_t kDocumentsPerSize = 4;
-
-// splitmix64: deterministic, and the same on every platform (unlike std distributions).
-struct Rng {
-  uint64_t state;
-  uint64_t next() {
-    uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-  }
-  size_t below(size_t n) { return static_cast<size_t>(next() % n); }
-  bool coin() { return (next() & 1) != 0; }
-  double unit() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }  // [0, 1)
-  template <size_t N>
-  const char* pick(const char* const (&list)[N]) {
-    return list[below(N)];
-  }
-};
-
-// Non-ASCII and characters JSON must escape, so that both codecs do real string work.
-constexpr const char* kFirstNames[] = {"Ada",   "Zoë",   "Åsa",   "Jürgen", "Mei",   "Olu",
-                                       "Priya", "Søren", "Tomás", "Yuki",   "Chloé", "Nikolai"};
-constexpr const char* kLastNames[] = {"Lovelace", "Ødegaard", "Nakamura", "O'Brien",  "Müller",
-                                      "Okafor",   "Sharma",   "García",   "Kowalski", "Dubois"};
-constexpr const char* kWords[] = {"lorem",       "café",      "naïve",  "東京",       "data",
-                                  "cache",       "redis",     "stream", "quote\"d",   "back\\slash",
-                                  "line\nbreak", "tab\there", "€uro",   "emoji 🙂", "ok",
-                                  "fresh",       "blue",      "large",  "premium",    "bundle",
-                                  "express",     "refill",    "eco",    "classic"};
-constexpr const char* kColors[] = {"red", "green", "blue", "black", "white", "sand", "teal"};
-constexpr const char* kSizes[] = {"XS", "S", "M", "L", "XL", "42", "one-size"};
-constexpr const char* kCities[] = {"Zürich", "São Paulo", "Kraków", "Osaka", "Lagos", "Austin"};
-
-std::string sentence(Rng& rng, size_t min_words, size_t max_words) {
-  size_t words = min_words + rng.below(max_words - min_words + 1);
-  std::string out;
-  for (size_t i = 0; i < words; ++i) {
-    if (i > 0) out += ' ';
-    out += rng.pick(kWords);
-  }
-  return out;
-}
-
-std::string hex_id(Rng& rng, size_t chars) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  while (out.size() < chars) out += kHex[rng.below(16)];
-  return out;
-}
-
-json cart_item(Rng& rng, size_t index) {
-  char sku[32];
-  std::snprintf(sku, sizeof sku, "SKU-%06zu", index * 7919 % 1000000);
-  json history = json::array();
-  for (size_t i = 0, n = rng.below(6); i < n; ++i) history.push_back(rng.below(100000));
-  return {
-      {"sku", sku},
-      {"title", sentence(rng, 3, 8)},
-      {"qty", 1 + rng.below(5)},
-      {"price", static_cast<double>(99 + rng.below(99900)) / 100.0},
-      {"discount", rng.coin() ? json(nullptr) : json(rng.unit() * 0.5)},
-      {"attrs", {{"color", rng.pick(kColors)}, {"size", rng.pick(kSizes)}, {"gift", rng.coin()}}},
-      {"price_history", std::move(history)},
-  };
-}
-
-// Builds a user/session/cart document whose compact JSON encoding is at least `target_bytes`
-// long (and at most one cart item longer, unless the fixed part alone is longer).
-class DocumentBuilder {
- public:
-  DocumentBuilder(size_t target_bytes, uint64_t seed) : rng_{seed}, target_(target_bytes) {
-    std::string first = rng_.pick(kFirstNames);
-    std::string last = rng_.pick(kLastNames);
-    doc_ = {
-        {"schema", 3},
-        {"user",
-         {{"id", rng_.next() >> 12},
-          {"name", first + " " + last},
-          {"email", first + "." + last + "@example.com"},
-          {"verified", rng_.coin()},
-          {"score", rng_.unit()},
-          {"balance_cents", static_cast<int64_t>(rng_.below(2000000)) - 1000000},
-          {"tags", {rng_.pick(kWords), rng_.pick(kWords)}},
-          {"address",
-           {{"city", rng_.pick(kCities)},
-            {"zip", std::to_string(10000 + rng_.below(90000))},
-            {"geo", {rng_.unit() * 180 - 90, rng_.unit() * 360 - 180}}}},
-          {"manager", nullptr}}},
-        {"session",
-         {{"id", hex_id(rng_, 32)},
-          {"started_at", 1700000000 + static_cast<int64_t>(rng_.below(30000000))},
-          {"expires_in", 3600},
-          {"ip", "10." + std::to_string(rng_.below(256)) + "." + std::to_string(rng_.below(256)) +
-                     "." + std::to_string(rng_.below(256))},
-          {"flags", {{"mfa", rng_.coin()}, {"beta", rng_.coin()}}}}},
-        {"cart", json::array()},
-    };
-    size_ = doc_.dump().size();
-  }
-  bool done() const { return size_ >= target_; }
-  /// Adds cart items worth about `bytes` of JSON (or up to the target).
-  void grow(size_t bytes) {
-    json& cart = doc_["cart"];
-    const size_t until = std::min(target_, size_ + bytes);
-    while (size_ < until) {
-      json item = cart_item(rng_, cart.size());
-      size_ += item.dump().size() + (cart.empty() ? 0 : 1);  // the comma between items
-      cart.push_back(std::move(item));
-    }
-  }
-  json take() { return std::move(doc_); }
-
- private:
-  Rng rng_;
-  size_t target_;
-  json doc_;
-  size_t size_ = 0;
-};
-
-std::string raw_bytes(size_t size, uint64_t seed) {
-  Rng rng{seed};
-  std::string out(size, '\0');
-  for (auto& c : out) c = static_cast<char>(rng.next() & 0xff);  // every byte value, NULs too
-  return out;
-}
 
 std::string size_label(size_t size) {
   if (size >= (1u << 20) && size % (1u << 20) == 0) return std::to_string(size >> 20) + "MiB";
@@ -274,11 +150,7 @@ asio::awaitable<bool> SerializationProbe::build_documents(ProbeContext& ctx, siz
   auto& docs = documents_[size];
   while (docs.size() < kDocumentsPerSize) {
     const uint64_t seed = size + docs.size();
-    std::function<json()> build = [size, seed] {
-      DocumentBuilder builder(size, seed);
-      builder.grow(size);
-      return builder.take();
-    };
+    std::function<json()> build = [size, seed] { return make_serialization_document(size, seed); };
     auto built = co_await on_codec_thread(codec_thread_, build);
     if (!built) co_return false;
     docs.push_back(std::move(built.value()));
@@ -330,7 +202,8 @@ asio::awaitable<Status> SerializationProbe::measure_size(ProbeContext& ctx, size
   const size_t ops = std::min<size_t>(params_.ops, max_by_bytes);
   const size_t batch = std::min(
       {static_cast<size_t>(params_.pipeline), std::max<size_t>(1, kBatchBytes / size), ops});
-  const std::vector<std::string> raw = {raw_bytes(size, size), raw_bytes(size, size + 1)};
+  const std::vector<std::string> raw = {make_raw_payload(size, size),
+                                        make_raw_payload(size, size + 1)};
   const std::string label = size_label(size);
   const Error cancelled{ErrorCode::cancelled, "cancelled"};
   if (!co_await build_documents(ctx, size)) co_return cancelled;
