@@ -46,6 +46,26 @@ Duration ParamReader::get_duration(std::string_view key, Duration fallback, Dura
                          : read_duration(*node, file_, child_path(key_path_, key), min, max);
 }
 
+std::vector<int64_t> ParamReader::get_int_list(std::string_view key, std::vector<int64_t> fallback,
+                                               int64_t min, int64_t max, size_t max_items) {
+  used_.emplace(key);
+  const toml::node* node = params_.get(key);
+  if (node == nullptr) return fallback;
+  std::string path = child_path(key_path_, key);
+  const toml::array* array = node->as_array();
+  if (array == nullptr) fail_type(*node, file_, path, "an array of integers (e.g. [1, 2])");
+  if (array->empty() || array->size() > max_items) {
+    fail_at(node->source(), file_, path,
+            "expected 1 to " + std::to_string(max_items) + " integers, got " +
+                std::to_string(array->size()));
+  }
+  std::vector<int64_t> out;
+  for (size_t i = 0; i < array->size(); ++i) {
+    out.push_back(read_int(*array->get(i), file_, path + "[" + std::to_string(i) + "]", min, max));
+  }
+  return out;
+}
+
 void ParamReader::finish() const {
   // The first unknown key in file order; params_ itself iterates sorted by name.
   const toml::key* first = nullptr;

@@ -26,6 +26,9 @@ class ParamReader {
   std::string get_string(std::string_view key, std::string fallback,
                          const std::vector<std::string>& allowed = {});
   Duration get_duration(std::string_view key, Duration fallback, Duration min, Duration max);
+  /// An array of integers ([1024, 16384]), each within [min, max], with 1..max_items elements.
+  std::vector<int64_t> get_int_list(std::string_view key, std::vector<int64_t> fallback,
+                                    int64_t min, int64_t max, size_t max_items);
   /// Throws ConfigError naming the first key that no getter asked for.
   void finish() const;
 

@@ -1,9 +1,11 @@
 #include "probes/registry.h"
 
+#include "probes/collision.h"
 #include "probes/invalidation.h"
 #include "probes/latency.h"
 #include "probes/lock.h"
 #include "probes/replication.h"
+#include "probes/serialization.h"
 #include "probes/stampede.h"
 #include "probes/ttl.h"
 
@@ -11,10 +13,12 @@ namespace chaosd {
 
 const std::vector<ProbeType>& probe_types() {
   static const std::vector<ProbeType> kTypes = {
+      collision_probe_type(),
       invalidation_probe_type(),
       latency_probe_type(),
       lock_probe_type(),
       replication_probe_type(),
+      serialization_probe_type(),
       stampede_probe_type(),
       ttl_probe_type(),
   };

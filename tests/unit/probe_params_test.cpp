@@ -58,5 +58,16 @@ TEST(ProbeParams, ValidParamsLoad) {
       "");
 }
 
+TEST(ProbeParams, IntegerListElementsAreCheckedWithTheirPosition) {
+  auto error = load_error(kTarget +
+                          "[[probes]]\ntype = \"serialization\"\n"
+                          "params = { sizes = [1024, \"16KiB\"] }\n");
+  EXPECT_NE(error.find("p.toml:6:"), std::string::npos) << error;
+  EXPECT_NE(error.find("probes[0].params.sizes[1]"), std::string::npos) << error;
+  EXPECT_EQ(load_error(kTarget + "[[probes]]\ntype = \"serialization\"\n"
+                                 "params = { sizes = [1024, 2048] }\n"),
+            "");
+}
+
 }  // namespace
 }  // namespace chaosd
