@@ -6,17 +6,14 @@
 #include "probes/replication.h"
 #include "probes/stampede.h"
 #include "probes/ttl.h"
+#include "probes/warming.h"
 
 namespace chaosd {
 
 const std::vector<ProbeType>& probe_types() {
   static const std::vector<ProbeType> kTypes = {
-      eviction_probe_type(),
-      latency_probe_type(),
-      lock_probe_type(),
-      replication_probe_type(),
-      stampede_probe_type(),
-      ttl_probe_type(),
+      eviction_probe_type(), latency_probe_type(), lock_probe_type(),    replication_probe_type(),
+      stampede_probe_type(), ttl_probe_type(),     warming_probe_type(),
   };
   return kTypes;
 }
