@@ -2,12 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
 #include <optional>
 #include <vector>
 
 #include "config/params.h"
-#include "daemon/redis/info.h"
 #include "probes/probe_keys.h"
 
 namespace chaosd {
@@ -21,17 +19,6 @@ constexpr size_t kChunk = 1000;  // commands per pipeline, keys per EXISTS
 const std::vector<std::string> kMeasurements = {
     "eviction_latency_seconds", "hot_set_survival_ratio", "eviction_efficiency_ratio",
     "hit_rate_recovery_ratio", "evicted_keys_total"};
-
-// Policies that evict the probe's keys: all of them, since every probe key has a TTL.
-const std::vector<std::string> kEvictingPolicies = {
-    "allkeys-lru",  "allkeys-lfu",     "allkeys-random", "volatile-lru",
-    "volatile-lfu", "volatile-random", "volatile-ttl"};
-
-struct MemoryLimits {
-  int64_t maxmemory = 0;
-  std::string policy;
-  std::string source;  // "CONFIG GET" or "INFO memory"
-};
 
 bool is_oom(const Error& e) {
   return e.code == ErrorCode::redis_error && e.message.rfind("OOM", 0) == 0;
@@ -51,70 +38,6 @@ double p99(std::vector<double> values) {
   std::sort(values.begin(), values.end());
   auto rank = static_cast<size_t>(std::ceil(0.99 * static_cast<double>(values.size())));
   return values[std::max<size_t>(rank, 1) - 1];
-}
-
-std::string mib(int64_t bytes) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%.1f MiB", static_cast<double>(bytes) / (1 << 20));
-  return text;
-}
-
-asio::awaitable<Result<std::string>> config_get(ProbeContext& ctx, const char* name) {
-  Command get{"CONFIG", "GET", name};
-  auto reply = co_await ctx.redis.command_for_key(std::move(get), ctx.key_prefix);
-  if (!reply) co_return reply.error();
-  const auto& parts = reply.value().elements();
-  if (parts.size() != 2) {
-    co_return Error{ErrorCode::protocol, std::string("CONFIG GET ") + name + " returned " +
-                                             reply.value().debug_string()};
-  }
-  co_return parts[1].str();
-}
-
-asio::awaitable<Result<std::string>> info(ProbeContext& ctx, const char* section) {
-  Command get{"INFO", section};
-  auto reply = co_await ctx.redis.command_for_key(std::move(get), ctx.key_prefix);
-  if (!reply) co_return reply.error();
-  co_return reply.value().str();
-}
-
-// maxmemory and its policy on the node serving the probe's keys. A refused CONFIG (ACL, renamed
-// command) falls back to INFO memory; a connection failure is the run's error.
-asio::awaitable<Result<MemoryLimits>> read_limits(ProbeContext& ctx) {
-  auto maxmemory = co_await config_get(ctx, "maxmemory");
-  if (maxmemory) {
-    auto policy = co_await config_get(ctx, "maxmemory-policy");
-    if (!policy) co_return policy.error();
-    co_return MemoryLimits{std::strtoll(maxmemory.value().c_str(), nullptr, 10), policy.value(),
-                           "CONFIG GET"};
-  }
-  if (maxmemory.error().code != ErrorCode::redis_error) co_return maxmemory.error();
-  auto memory = co_await info(ctx, "memory");
-  if (!memory) {
-    co_return Error{memory.error().code,
-                    "CONFIG GET maxmemory failed (" + maxmemory.error().message +
-                        ") and so did INFO memory (" + memory.error().message + ")"};
-  }
-  std::string limit = info_field(memory.value(), "maxmemory");
-  std::string policy = info_field(memory.value(), "maxmemory_policy");
-  if (limit.empty() || policy.empty()) {
-    co_return Error{ErrorCode::protocol, "CONFIG GET maxmemory failed (" +
-                                             maxmemory.error().message +
-                                             ") and INFO memory has no maxmemory/maxmemory_policy"};
-  }
-  co_return MemoryLimits{std::strtoll(limit.c_str(), nullptr, 10), policy, "INFO memory"};
-}
-
-// The node's evicted_keys counter, or nullopt when INFO is refused.
-asio::awaitable<Result<std::optional<int64_t>>> evicted_keys(ProbeContext& ctx) {
-  auto stats = co_await info(ctx, "stats");
-  if (!stats) {
-    if (stats.error().code == ErrorCode::redis_error) co_return std::optional<int64_t>{};
-    co_return stats.error();
-  }
-  std::string field = info_field(stats.value(), "evicted_keys");
-  if (field.empty()) co_return std::optional<int64_t>{};
-  co_return std::optional<int64_t>{std::strtoll(field.c_str(), nullptr, 10)};
 }
 
 }  // namespace
@@ -219,7 +142,7 @@ asio::awaitable<Result<int64_t>> existing(ProbeContext& ctx, const std::vector<s
 
 // Reads the eviction counter, writes the hot set and reads it once (the hit rate before).
 asio::awaitable<bool> EvictionProbe::prepare(ProbeContext& ctx, Run& run, ProbeResult& result) {
-  auto before = co_await evicted_keys(ctx);
+  auto before = co_await read_evicted_keys(ctx);
   if (!before) co_return failed(result, "INFO stats", before.error());
   run.evicted_before = before.value();
   auto written = co_await write(ctx, run, run.hot, 0, run.hot.size());
@@ -267,7 +190,7 @@ asio::awaitable<bool> EvictionProbe::pressure(ProbeContext& ctx, Run& run, Probe
     }
     if (!run.evicting) {
       // Evicting once the node says so, or once the payload alone is over maxmemory.
-      auto evicted = co_await evicted_keys(ctx);
+      auto evicted = co_await read_evicted_keys(ctx);
       if (!evicted) co_return fail("INFO stats", evicted.error());
       const int64_t written = static_cast<int64_t>(run.hot.size() + to) * run.key_bytes;
       run.evicting =
@@ -287,7 +210,7 @@ asio::awaitable<bool> EvictionProbe::pressure(ProbeContext& ctx, Run& run, Probe
 // recovered hit rate. False when the run must stop (its error is in `result`).
 asio::awaitable<bool> EvictionProbe::measure(ProbeContext& ctx, Run& run, ProbeResult& result) {
   auto fail = [&](const char* what, const Error& e) { return failed(result, what, e); };
-  auto evicted_after = co_await evicted_keys(ctx);
+  auto evicted_after = co_await read_evicted_keys(ctx);
   if (!evicted_after) co_return fail("INFO stats", evicted_after.error());
   auto hot_left = co_await present(ctx, run.hot);
   if (!hot_left) co_return fail("reading the hot set", hot_left.error());
@@ -350,7 +273,7 @@ asio::awaitable<ProbeResult> EvictionProbe::run(ProbeContext& ctx) {
   auto not_applicable = [&](const std::string& reason) {
     for (const auto& name : kMeasurements) result.add_not_applicable(name, reason);
   };
-  auto limits = co_await read_limits(ctx);
+  auto limits = co_await read_memory_limits(ctx);
   if (!limits) {
     if (limits.error().code == ErrorCode::redis_error ||
         limits.error().code == ErrorCode::protocol) {
@@ -361,41 +284,19 @@ asio::awaitable<ProbeResult> EvictionProbe::run(ProbeContext& ctx) {
     co_return result;
   }
   const MemoryLimits& memory = limits.value();
-  if (memory.maxmemory <= 0) {
-    not_applicable("maxmemory is 0 (no limit): the node never evicts");
-    co_return result;
-  }
-  if (std::find(kEvictingPolicies.begin(), kEvictingPolicies.end(), memory.policy) ==
-      kEvictingPolicies.end()) {
-    not_applicable("maxmemory-policy " + memory.policy + " does not evict (writes fail instead)");
-    co_return result;
-  }
-
-  Run run;
   const std::string run_tag = "r" + std::to_string(++run_number_) + ":";
+  // Key names are "<prefix>r<run>:c<i>": 8 characters cover "c" and any index a run can have.
+  auto plan = plan_fill(memory, params_, ctx.key_prefix.size() + run_tag.size() + 8);
+  if (const auto* reason = std::get_if<std::string>(&plan)) {
+    not_applicable(*reason);
+    co_return result;
+  }
+  const FillPlan& fill = std::get<FillPlan>(plan);
+  Run run;
   run.maxmemory = memory.maxmemory;
   run.value.assign(static_cast<size_t>(params_.value_bytes), 'v');
   run.ttl_ms = to_ms(params_.key_ttl);
-  run.key_bytes =
-      static_cast<int64_t>(ctx.key_prefix.size() + run_tag.size() + 8) + params_.value_bytes;
-  const auto fill_bytes =
-      static_cast<int64_t>(std::ceil(params_.fill_factor * static_cast<double>(memory.maxmemory)));
-  const int64_t hot_bytes = params_.hot_keys * run.key_bytes;
-  const int64_t cold_keys = std::max<int64_t>(
-      params_.batch_keys, (fill_bytes - hot_bytes + run.key_bytes - 1) / run.key_bytes);
-  const int64_t total_keys = params_.hot_keys + cold_keys;
-  if (std::max(fill_bytes, total_keys * run.key_bytes) > params_.max_fill_bytes) {
-    not_applicable("filling maxmemory " + mib(memory.maxmemory) + " x fill_factor takes " +
-                   mib(std::max(fill_bytes, total_keys * run.key_bytes)) +
-                   ", over max_fill_bytes " + mib(params_.max_fill_bytes));
-    co_return result;
-  }
-  if (total_keys > params_.max_fill_keys) {
-    not_applicable("filling maxmemory " + mib(memory.maxmemory) + " takes " +
-                   std::to_string(total_keys) + " keys, over max_fill_keys " +
-                   std::to_string(params_.max_fill_keys));
-    co_return result;
-  }
+  run.key_bytes = fill.key_bytes;
   if (memory.source != "CONFIG GET") {
     result.notes.push_back("maxmemory and its policy read from " + memory.source +
                            " (CONFIG GET is refused)");
@@ -403,7 +304,7 @@ asio::awaitable<ProbeResult> EvictionProbe::run(ProbeContext& ctx) {
   for (int i = 0; i < params_.hot_keys; ++i) {
     run.hot.push_back(ctx.key_prefix + run_tag + "h" + std::to_string(i));
   }
-  for (int64_t i = 0; i < cold_keys; ++i) {
+  for (int64_t i = 0; i < fill.cold_keys; ++i) {
     run.cold.push_back(ctx.key_prefix + run_tag + "c" + std::to_string(i));
   }
 

@@ -37,21 +37,10 @@
 #include <cstdint>
 #include <string>
 
+#include "probes/eviction_plan.h"
 #include "probes/registry.h"
 
 namespace chaosd {
-
-struct EvictionParams {
-  int hot_keys = 500;
-  int value_bytes = 1024;
-  double fill_factor = 1.5;  // payload bytes written in a run / maxmemory
-  Duration pressure_duration = std::chrono::seconds(5);
-  Duration hot_read_interval = std::chrono::milliseconds(100);
-  int batch_keys = 100;
-  Duration key_ttl = std::chrono::minutes(2);
-  int64_t max_fill_bytes = int64_t{64} << 20;  // a run on a bigger maxmemory is refused (n/a)
-  int64_t max_fill_keys = 200'000;
-};
 
 class EvictionProbe final : public Probe {
  public:
