@@ -11,6 +11,7 @@
 #include "daemon/redis/info.h"
 #include "probes/eviction.h"
 #include "tests/support/probe_harness.h"
+#include "tests/support/redis_cluster.h"
 #include "tests/support/redis_server.h"
 
 namespace chaosd {
@@ -153,6 +154,33 @@ TEST(EvictionProbe, ReadsTheLimitsFromInfoWhenConfigIsRenamed) {
   ASSERT_FALSE(run.result.notes.empty());
   EXPECT_NE(run.result.notes[0].find("INFO memory"), std::string::npos) << run.result.notes[0];
   EXPECT_EQ(server.count_keys("chaosd:*"), 0);
+}
+
+TEST(EvictionProbe, OnAClusterItFillsOnlyTheNodeServingItsSlot) {
+  test::RedisCluster cluster;
+  for (size_t i = 0; i < cluster.size(); ++i) {
+    cluster.server(i).cli({"CONFIG", "SET", "maxmemory", "8mb"});
+    cluster.server(i).cli({"CONFIG", "SET", "maxmemory-policy", "allkeys-lru"});
+  }
+  TargetConfig topology = test::cluster_topology_for(cluster.server(0));
+  ConnectionOptions options = options_for(cluster.server(0));
+  auto config = eviction_config();
+  config.target = "cluster";
+  auto outcome = test::run_probe_once(config, topology, options);
+  EXPECT_TRUE(outcome.cleaned);
+  const ProbeRun& run = outcome.run;
+  ASSERT_TRUE(run.ok) << first_error(run);
+  EXPECT_GE(measured(run.result, "hot_set_survival_ratio").value_or(-1), 0.85);
+  EXPECT_GE(measured(run.result, "evicted_keys_total").value_or(-1), 1000);
+  // CONFIG GET and INFO went to the slot's owner: the node that evicted is the one it filled.
+  int evicting_primaries = 0;
+  for (test::RedisServer* primary : cluster.primaries()) {
+    if (info_field(primary->cli({"INFO", "stats"}), "evicted_keys") != "0") ++evicting_primaries;
+  }
+  EXPECT_EQ(evicting_primaries, 1);
+  for (size_t i = 0; i < cluster.size(); ++i) {
+    EXPECT_EQ(cluster.server(i).count_keys("chaosd:*"), 0) << i;
+  }
 }
 
 TEST(EvictionProbe, WithoutAMemoryLimitNothingIsMeasuredOrWritten) {

@@ -11,6 +11,7 @@
 
 #include "probes/warming.h"
 #include "tests/support/probe_harness.h"
+#include "tests/support/redis_cluster.h"
 #include "tests/support/redis_server.h"
 
 namespace chaosd {
@@ -86,6 +87,26 @@ TEST(WarmingProbe, EachStrategyEarnsExactlyTheHitsOfItsWarmSet) {
   EXPECT_TRUE(measured(run.result, "warm_read_seconds").has_value());
   EXPECT_TRUE(run.result.notes.empty()) << run.result.notes.front();
   EXPECT_EQ(server.count_keys("chaosd:*"), 0);
+}
+
+TEST(WarmingProbe, OnAClusterTheSameHitsComeFromTheNodeServingItsSlot) {
+  test::RedisCluster cluster;
+  TargetConfig topology = test::cluster_topology_for(cluster.server(0));
+  ConnectionOptions options = options_for(cluster.server(0));
+  auto config = warming_config();
+  config.target = "cluster";
+  auto outcome = test::run_probe_once(config, topology, options);
+  EXPECT_TRUE(outcome.cleaned);
+  const ProbeRun& run = outcome.run;
+  ASSERT_TRUE(run.ok) << first_error(run);
+  for (WarmStrategy strategy : kWarmStrategies) {
+    EXPECT_DOUBLE_EQ(measured(run.result, "hit_rate_ratio", to_string(strategy)).value_or(-1),
+                     expected(AccessPatternParams{}, strategy, 250).first)
+        << to_string(strategy);
+  }
+  for (size_t i = 0; i < cluster.size(); ++i) {
+    EXPECT_EQ(cluster.server(i).count_keys("chaosd:*"), 0) << i;
+  }
 }
 
 TEST(WarmingProbe, AStalePriorityListUnderAStrongTrendWarmsTheWrongKeys) {
