@@ -57,10 +57,11 @@ struct RegionConfig {
 };
 
 /// [lab]: real redis-server processes started by the daemon (daemon/lab/). Each topology becomes a
-/// target of the same name ("standalone", "replicated", "cluster", "regions").
+/// target of the same name ("standalone", "replicated", "cluster", "regions", "eviction").
 struct LabConfig {
   bool enabled = false;
-  std::vector<std::string> topologies = {"standalone", "replicated", "cluster", "regions"};
+  std::vector<std::string> topologies = {"standalone", "replicated", "cluster", "regions",
+                                         "eviction"};
   std::string redis_server = "redis-server";                  // binary, looked up in PATH
   Duration region_b_latency = std::chrono::milliseconds(20);  // one way, through a proxy link
   Duration region_c_latency = std::chrono::milliseconds(60);

@@ -28,7 +28,8 @@ const std::vector<std::string> kLogLevels = {"trace", "debug",    "info", "warn"
                                              "error", "critical", "off"};
 const std::vector<std::string> kLogFormats = {"text", "json"};
 const std::vector<std::string> kTargetKinds = {"standalone", "replicated", "cluster", "regions"};
-const std::vector<std::string> kLabTopologies = {"standalone", "replicated", "cluster", "regions"};
+const std::vector<std::string> kLabTopologies = {"standalone", "replicated", "cluster", "regions",
+                                                 "eviction"};
 
 constexpr std::string_view kAddressExamples = R"((use e.g. "127.0.0.1:6379" or "[::1]:6379"))";
 

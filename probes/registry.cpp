@@ -1,6 +1,7 @@
 #include "probes/registry.h"
 
 #include "probes/collision.h"
+#include "probes/eviction.h"
 #include "probes/invalidation.h"
 #include "probes/latency.h"
 #include "probes/lock.h"
@@ -8,12 +9,14 @@
 #include "probes/serialization.h"
 #include "probes/stampede.h"
 #include "probes/ttl.h"
+#include "probes/warming.h"
 
 namespace chaosd {
 
 const std::vector<ProbeType>& probe_types() {
   static const std::vector<ProbeType> kTypes = {
       collision_probe_type(),
+      eviction_probe_type(),
       invalidation_probe_type(),
       latency_probe_type(),
       lock_probe_type(),
@@ -21,6 +24,7 @@ const std::vector<ProbeType>& probe_types() {
       serialization_probe_type(),
       stampede_probe_type(),
       ttl_probe_type(),
+      warming_probe_type(),
   };
   return kTypes;
 }

@@ -49,6 +49,7 @@ Status Lab::start(FaultProxy* proxy, const std::function<void()>& pump) {
     if (topology == "standalone") status = start_standalone();
     if (topology == "replicated") status = start_replicated();
     if (topology == "cluster") status = start_cluster();
+    if (topology == "eviction") status = start_eviction();
     if (topology == "regions") {
       if (proxy == nullptr) return Error{ErrorCode::internal, "the regions lab needs the proxy"};
       status = start_regions(*proxy);

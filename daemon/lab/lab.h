@@ -6,6 +6,8 @@
 //   cluster     3 primaries + 3 replicas, created with redis-cli --cluster create
 //   regions     primary in region a; replicas in regions b and c that replicate through fault-proxy
 //               links with a one-way latency, so cross-region lag has a known truth
+//   eviction    one node with a small maxmemory and allkeys-lru, for the eviction probe alone (it
+//               fills the node past its limit: other probes' keys there would be evicted)
 // A run directory whose daemon is gone (SIGKILL) is swept at the next start: its redis-servers
 // are killed (they normally die with the daemon already, via PR_SET_PDEATHSIG) and it is removed.
 //
@@ -62,6 +64,7 @@ class Lab {
   Status start_replicated();
   Status start_cluster();
   Status start_regions(FaultProxy& proxy);
+  Status start_eviction();
   LabNode& add_node(const std::string& topology, const std::string& name, const std::string& role,
                     std::vector<std::string> config_lines, bool cluster_port = false);
   Status wait_for_replica(const LabNode& replica);

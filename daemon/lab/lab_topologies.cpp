@@ -25,9 +25,14 @@ Status start_node(LabNode& node) {
 }  // namespace
 
 Status Lab::start_standalone() {
-  // The only lab node with a memory limit: the eviction probe needs a policy to observe.
-  return start_node(add_node("standalone", "standalone-1", "primary",
-                             {"maxmemory 64mb", "maxmemory-policy allkeys-lru"}));
+  return start_node(add_node("standalone", "standalone-1", "primary", {}));
+}
+
+Status Lab::start_eviction() {
+  // The only lab node with a memory limit, and a node of its own: the eviction probe fills it
+  // past maxmemory, which would evict any other probe's keys. 16 MB keeps a run's fill small.
+  return start_node(add_node("eviction", "eviction-1", "primary",
+                             {"maxmemory 16mb", "maxmemory-policy allkeys-lru"}));
 }
 
 Status Lab::start_replicated() {

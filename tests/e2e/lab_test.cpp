@@ -120,6 +120,32 @@ TEST(Lab, EveryTopologyComesUpIsProbedAndStopsWithTheDaemon) {
   EXPECT_TRUE(lab_pids(state.path()).empty()) << "run directory left behind";
 }
 
+TEST(Lab, TheEvictionNodeIsATargetOfItsOwnWhereTheHotSetSurvives) {
+  TempDir state;
+  DaemonProcess daemon(lab_config(state.path(), R"("standalone", "eviction")",
+                                  "[[probes]]\ntype = \"eviction\"\ntarget = \"eviction\"\n"
+                                  "interval = \"1m\"\ntimeout = \"15s\"\n"));
+  auto survival = [](const std::string& metrics) {
+    return metric_value(metrics, "redis_chaosd_measurement",
+                        {"target=\"eviction\"", "measurement=\"hot_set_survival_ratio\""});
+  };
+  ASSERT_TRUE(daemon.wait_for(
+      "/metrics", [&](const HttpReply& r) { return survival(r.body).has_value(); }, 60s))
+      << daemon.log();
+  EXPECT_EQ(lab_pids(state.path()).size(), 2u);
+  auto metrics = http_get(daemon.port(), "/metrics").body;
+  // The lab's node: maxmemory 16mb, allkeys-lru, nobody else's keys.
+  EXPECT_GE(*survival(metrics), 0.85) << metrics;
+  EXPECT_GT(metric_value(metrics, "redis_chaosd_measurement",
+                         {"target=\"eviction\"", "measurement=\"evicted_keys_total\""})
+                .value_or(0),
+            1000);
+  daemon.signal(SIGTERM);
+  auto code = daemon.wait_exit(30s);
+  ASSERT_TRUE(code.has_value()) << daemon.log();
+  EXPECT_EQ(*code, 0) << daemon.log();
+}
+
 TEST(Lab, SigkilledDaemonTakesItsLabAlongAndTheNextRunSweepsTheRest) {
   TempDir state;
   std::vector<pid_t> pids;
