@@ -1,5 +1,6 @@
 #include "probes/registry.h"
 
+#include "probes/durability.h"
 #include "probes/latency.h"
 #include "probes/lock.h"
 #include "probes/replication.h"
@@ -10,6 +11,7 @@ namespace chaosd {
 
 const std::vector<ProbeType>& probe_types() {
   static const std::vector<ProbeType> kTypes = {
+      durability_probe_type(),
       latency_probe_type(),
       lock_probe_type(),
       replication_probe_type(),
