@@ -4,6 +4,7 @@
 #include "probes/latency.h"
 #include "probes/lock.h"
 #include "probes/replication.h"
+#include "probes/reshard.h"
 #include "probes/stampede.h"
 #include "probes/ttl.h"
 
@@ -15,6 +16,7 @@ const std::vector<ProbeType>& probe_types() {
       latency_probe_type(),
       lock_probe_type(),
       replication_probe_type(),
+      reshard_probe_type(),
       stampede_probe_type(),
       ttl_probe_type(),
   };
