@@ -1,7 +1,8 @@
 // The reshard probe against a real 3-primary cluster: with chaos allowed it moves its own slot to
 // another primary and back while its workload runs (seen from outside, in CLUSTER NODES), every
 // acknowledged write stays readable and the cluster ends stable; without chaos allowed it moves
-// nothing and says why its throughput comparison does not apply; a non-cluster target gets n/a
+// nothing and says why its throughput comparison does not apply, but sees a move made by someone
+// else during its watch window; a non-cluster target gets n/a
 // measurements; a run cancelled mid-move stops at once and leaves the cluster consistent.
 
 #include <gtest/gtest.h>
@@ -9,6 +10,7 @@
 #include <atomic>
 #include <iostream>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "daemon/redis/crc16.h"
@@ -144,6 +146,64 @@ TEST(ReshardProbe, WithoutChaosAllowedItOnlyWatches) {
             std::string::npos);
   EXPECT_EQ(measured(run.result, "acked_readable_ratio"), 1.0);
   EXPECT_TRUE(measured(run.result, "unavailability_seconds").has_value());
+  EXPECT_EQ(keys_in_cluster(cluster), 0);
+}
+
+// Moves the probe's slot the way an operator (or the chaos engine) would, keys and all, from a
+// test thread while the probe watches.
+void move_slot_by_hand(RedisCluster& cluster, RedisServer& source, RedisServer& target) {
+  cluster.begin_migration(kSlot, source, target);
+  for (int round = 0; round < 1000; ++round) {
+    std::string keys = source.cli({"CLUSTER", "GETKEYSINSLOT", std::to_string(kSlot), "200"});
+    std::vector<std::string> migrate = {
+        "MIGRATE", "127.0.0.1", std::to_string(target.port()), "", "0", "5000", "KEYS"};
+    std::istringstream lines(keys);
+    for (std::string key; std::getline(lines, key);) {
+      if (!key.empty()) migrate.push_back(key);
+    }
+    if (migrate.size() == 7) break;
+    std::string reply = source.cli(migrate);
+    if (reply != "OK" && reply != "NOKEY") throw std::runtime_error("MIGRATE: " + reply);
+  }
+  cluster.finish_migration(kSlot, source, target);
+}
+
+TEST(ReshardProbe, WatchingItSeesAMoveMadeBySomeoneElse) {
+  RedisCluster cluster;
+  RedisServer& source = cluster.owner_of(kSlot);
+  RedisServer* target = nullptr;
+  for (RedisServer* primary : cluster.primaries()) {
+    if (primary != &source) target = primary;
+  }
+  ASSERT_NE(target, nullptr);
+  std::string move_error;
+  // The baseline (500 ms) starts with the workload's first keys; the move starts 300 ms after it
+  // ends, well inside the 2 s watch window.
+  std::thread mover([&] {
+    for (int i = 0; i < 500 && source.count_keys("chaosd:{reshard}:*") == 0; ++i) {
+      std::this_thread::sleep_for(5ms);
+    }
+    std::this_thread::sleep_for(800ms);
+    try {
+      move_slot_by_hand(cluster, source, *target);
+    } catch (const std::exception& e) {
+      move_error = e.what();
+    }
+  });
+  auto outcome = run_reshard(cluster, false, "baseline = \"500ms\", hold = \"2s\"");
+  mover.join();
+  ASSERT_EQ(move_error, "");
+  const ProbeRun& run = outcome.run;
+  ASSERT_TRUE(run.ok) << first_error(run);
+  EXPECT_EQ(cluster.owner_of(kSlot).port(), target->port());  // the probe moved nothing back
+  auto moved = measured(run.result, "slots_moved_total");
+  ASSERT_TRUE(moved.has_value());
+  EXPECT_GE(*moved, 1.0);  // the workload's client saw the owner change
+  auto degradation = measured(run.result, "throughput_degradation_ratio");
+  ASSERT_TRUE(degradation.has_value()) << na_reason(run.result, "throughput_degradation_ratio");
+  EXPECT_GE(*degradation, 0.0);
+  EXPECT_LT(*degradation, 1.0);
+  EXPECT_EQ(measured(run.result, "acked_readable_ratio"), 1.0);
   EXPECT_EQ(keys_in_cluster(cluster), 0);
 }
 
