@@ -2,8 +2,8 @@
 // another primary and back while its workload runs (seen from outside, in CLUSTER NODES), every
 // acknowledged write stays readable and the cluster ends stable; without chaos allowed it moves
 // nothing and says why its throughput comparison does not apply, but sees a move made by someone
-// else during its watch window; a non-cluster target gets n/a
-// measurements; a run cancelled mid-move stops at once and leaves the cluster consistent.
+// else during its watch window; a non-cluster target gets n/a measurements; a run cancelled
+// mid-move stops at once and leaves the cluster consistent.
 
 #include <gtest/gtest.h>
 
