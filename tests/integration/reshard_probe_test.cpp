@@ -8,19 +8,24 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <boost/asio.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <iostream>
 #include <set>
 #include <sstream>
 #include <thread>
 
+#include "daemon/redis/cluster_redis_client.h"
 #include "daemon/redis/crc16.h"
 #include "probes/reshard.h"
+#include "tests/support/loop.h"
 #include "tests/support/probe_harness.h"
 #include "tests/support/redis_cluster.h"
 #include "tests/support/redis_server.h"
 
 namespace chaosd {
 namespace {
+namespace asio = boost::asio;
 using test::first_error;
 using test::measured;
 using test::RedisCluster;
@@ -218,6 +223,52 @@ TEST(ReshardProbe, ARunCancelledDuringTheMovePhaseStopsAndLeavesAConsistentClust
   EXPECT_LT(run.duration_seconds, 2.5);
   EXPECT_TRUE(outcome.cleaned);
   cluster.wait_until_stable();  // no node left MIGRATING/IMPORTING, all agree
+  EXPECT_EQ(keys_in_cluster(cluster), 0);
+}
+
+asio::awaitable<void> expire_after(Duration d) {
+  asio::steady_timer timer(co_await asio::this_coro::executor,
+                           std::chrono::duration_cast<SteadyTime::duration>(d));
+  co_await timer.async_wait(asio::use_awaitable);
+}
+
+TEST(ReshardProbe, TheRunAfterACancelledOneMovesTheSlotAgain) {
+  RedisCluster cluster;
+  TargetConfig topology = test::cluster_topology_for(cluster.server(0));
+  topology.chaos_allowed = true;
+  ConnectionOptions options = test::options_for(cluster.server(0));
+  options.client_name = "redis-chaosd:reshard";
+  auto config = reshard_config("baseline = \"200ms\", hold = \"1500ms\"");
+  asio::io_context io;  // outlives the probe, whose slot mover holds a timer on it
+  auto probe = reshard_probe_type().create(config, "probes[0].params");
+  SystemClock clock;
+  ClusterRedisClient redis(io.get_executor(), topology, options);
+  ProbeContext ctx{io.get_executor(), redis, options, topology, "chaosd:{reshard}:", clock};
+  struct Runs {
+    bool first_cancelled = false;
+    ProbeResult second;
+    bool cleaned = false;
+  };
+  auto runs = test::run_on_loop<Runs>(io, [&]() -> asio::awaitable<Runs> {
+    using namespace asio::experimental::awaitable_operators;
+    Runs r;
+    // Cancelled during the hold: the slot stays on the other primary, the workers stop.
+    auto first = co_await (probe->run(ctx) || expire_after(700ms));
+    r.first_cancelled = first.index() == 1;
+    r.second = co_await probe->run(ctx);
+    Status cleaned = co_await probe->cleanup(ctx);
+    r.cleaned = cleaned.ok();
+    co_return r;
+  });
+  EXPECT_TRUE(runs.first_cancelled);
+  ProbeRun second;
+  second.result = runs.second;
+  print(second);
+  ASSERT_TRUE(runs.second.ok()) << runs.second.errors.front();
+  EXPECT_EQ(measured(runs.second, "slots_moved_total"), 2.0);
+  EXPECT_EQ(measured(runs.second, "acked_readable_ratio"), 1.0);
+  EXPECT_TRUE(runs.cleaned);
+  cluster.wait_until_stable();
   EXPECT_EQ(keys_in_cluster(cluster), 0);
 }
 
