@@ -3,10 +3,7 @@
 #include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/deferred.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/parallel_group.hpp>
-#include <boost/asio/redirect_error.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <optional>
@@ -101,52 +98,9 @@ struct ReshardProbe::Workload {
   }
 };
 
-// A slot move runs in its own coroutine, not cancelled with the run: stopping halfway would leave
-// the slot MIGRATING/IMPORTING. The next run (or cleanup) waits for it instead.
-struct ReshardProbe::Mover {
-  Mover(const asio::any_io_executor& executor, std::vector<ClusterEndpoint> seeds,
-        ConnectionOptions options)
-      : admin(executor, std::move(seeds), std::move(options)), idle(executor) {
-    idle.expires_at(SteadyTime::max());
-  }
-  ClusterClient admin;  // its own connections ("...:admin"): MIGRATE must not delay the workload
-  asio::steady_timer idle;  // expires never; cancelled when a move ends
-  bool busy = false;
-  std::optional<Result<SlotMove>> outcome;
-};
-
 namespace {
 
 using Workload = ReshardProbe::Workload;
-using Mover = ReshardProbe::Mover;
-
-// Not a member: it keeps the Mover alive by itself, even if the probe is gone.
-asio::awaitable<void> run_move(std::shared_ptr<Mover> mover, uint16_t slot, ClusterNode from,
-                               ClusterNode to, SlotMigrationOptions options) {
-  auto moved = co_await move_slot(mover->admin, slot, std::move(from), std::move(to), options);
-  mover->outcome.emplace(std::move(moved));
-  mover->busy = false;
-  mover->idle.cancel();
-}
-
-void start_move(const std::shared_ptr<Mover>& mover, const asio::any_io_executor& executor,
-                uint16_t slot, const ClusterNode& from, const ClusterNode& to,
-                const SlotMigrationOptions& options) {
-  mover->busy = true;
-  mover->outcome.reset();
-  asio::co_spawn(executor, run_move(mover, slot, from, to, options), asio::detached);
-}
-
-// False when the caller was cancelled while waiting (the move goes on).
-asio::awaitable<bool> wait_idle(Mover& mover) {
-  while (mover.busy) {
-    boost::system::error_code ignored;
-    co_await mover.idle.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
-    auto state = co_await asio::this_coro::cancellation_state;
-    if (is_cancelled(state)) co_return false;
-  }
-  co_return true;
-}
 
 asio::awaitable<void> work(Workload& w) {
   while (!w.stop) {
@@ -199,11 +153,11 @@ std::string describe(const SlotMove& move) {
 
 }  // namespace
 
-ReshardProbe::Mover& ReshardProbe::mover(ProbeContext& ctx) {
+SlotMover& ReshardProbe::mover(ProbeContext& ctx) {
   if (!mover_) {
     ConnectionOptions options = ctx.target;
     options.client_name += ":admin";
-    mover_ = std::make_shared<Mover>(ctx.executor, seeds_of(ctx.topology), options);
+    mover_ = std::make_shared<SlotMover>(ctx.executor, seeds_of(ctx.topology), options);
   }
   return *mover_;
 }
@@ -223,14 +177,14 @@ asio::awaitable<void> ReshardProbe::control(ProbeContext& ctx, Workload& w) {
     w.enter(kAfter);
     co_return finish(false);
   }
-  Mover& m = mover(ctx);
-  if (!co_await wait_idle(m)) co_return finish(true);  // a move left by a cancelled run
-  Status loaded = co_await m.admin.refresh();
+  SlotMover& m = mover(ctx);
+  if (!co_await m.wait_idle()) co_return finish(true);  // a move left by a cancelled run
+  Status loaded = co_await m.cluster().refresh();
   std::optional<ClusterNode> home;
   std::optional<ClusterNode> away;
   if (loaded) {
-    home = m.admin.node_for_slot(w.slot);
-    if (home) away = other_primary(m.admin, *home);
+    home = m.cluster().node_for_slot(w.slot);
+    if (home) away = other_primary(m.cluster(), *home);
   }
   if (!away) {
     w.move_error = loaded ? "no other primary to move slot " + std::to_string(w.slot) + " to"
@@ -241,21 +195,21 @@ asio::awaitable<void> ReshardProbe::control(ProbeContext& ctx, Workload& w) {
     options.deadline = kMoveBudget;
     const ClusterNode from = *home;
     const ClusterNode to = *away;
-    start_move(mover_, ctx.executor, w.slot, from, to, options);
-    if (!co_await wait_idle(m)) co_return finish(true);
-    if (!m.outcome->ok()) {
-      w.move_error = m.outcome->error().describe();
+    m.start(w.slot, from, to, options);
+    if (!co_await m.wait_idle()) co_return finish(true);
+    if (!m.outcome()->ok()) {
+      w.move_error = m.outcome()->error().describe();
     } else {
       ++w.slots_moved;
-      w.move_notes.push_back(describe(m.outcome->value()));
+      w.move_notes.push_back(describe(m.outcome()->value()));
       if (!co_await sleep_for(params_.hold)) co_return finish(true);
-      start_move(mover_, ctx.executor, w.slot, to, from, options);
-      if (!co_await wait_idle(m)) co_return finish(true);
-      if (!m.outcome->ok()) {
-        w.move_error = m.outcome->error().describe();
+      m.start(w.slot, to, from, options);
+      if (!co_await m.wait_idle()) co_return finish(true);
+      if (!m.outcome()->ok()) {
+        w.move_error = m.outcome()->error().describe();
       } else {
         ++w.slots_moved;
-        w.move_notes.push_back(describe(m.outcome->value()) + " (back)");
+        w.move_notes.push_back(describe(m.outcome()->value()) + " (back)");
       }
     }
   }
@@ -423,7 +377,7 @@ asio::awaitable<ProbeResult> ReshardProbe::run(ProbeContext& ctx) {
 
 asio::awaitable<Status> ReshardProbe::cleanup(ProbeContext& ctx) {
   // A move still running (its run was cancelled) finishes first: its keys move with it.
-  if (mover_) (void)co_await wait_idle(*mover_);
+  if (mover_) (void)co_await mover_->wait_idle();
   co_return co_await delete_probe_keys(ctx);
 }
 

@@ -30,6 +30,7 @@
 
 #include <memory>
 
+#include "daemon/redis/slot_migration.h"
 #include "probes/registry.h"
 
 namespace chaosd {
@@ -54,15 +55,14 @@ class ReshardProbe final : public Probe {
   static constexpr Duration kMoveBudget = std::chrono::seconds(3);
 
   struct Workload;  // the workers' shared state (reshard.cpp)
-  struct Mover;     // a slot move that outlives a cancelled run (reshard.cpp)
 
  private:
   boost::asio::awaitable<void> control(ProbeContext& ctx, Workload& w);
-  Mover& mover(ProbeContext& ctx);
+  SlotMover& mover(ProbeContext& ctx);
 
   ReshardParams params_;
   uint64_t run_number_ = 0;
-  std::shared_ptr<Mover> mover_;
+  std::shared_ptr<SlotMover> mover_;  // its moves outlive a cancelled run
 };
 
 ProbeType reshard_probe_type();

@@ -1,6 +1,11 @@
 #include "daemon/redis/slot_migration.h"
 
 #include <algorithm>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 
 namespace chaosd {
 namespace asio = boost::asio;
@@ -149,6 +154,42 @@ asio::awaitable<Result<SlotMove>> move_slot(ClusterClient& cluster, uint16_t slo
   }
   move.finished = steady_clock::now();
   co_return move;
+}
+
+SlotMover::SlotMover(asio::any_io_executor executor, std::vector<ClusterEndpoint> seeds,
+                     ConnectionOptions options)
+    : executor_(executor),
+      cluster_(executor, std::move(seeds), std::move(options)),
+      idle_(executor) {
+  idle_.expires_at(SteadyTime::max());
+}
+
+void SlotMover::start(uint16_t slot, ClusterNode from, ClusterNode to,
+                      SlotMigrationOptions options) {
+  busy_ = true;
+  outcome_.reset();
+  // No cancellation slot is bound: the caller's cancellation does not reach the move.
+  asio::co_spawn(executor_, run(shared_from_this(), slot, std::move(from), std::move(to), options),
+                 asio::detached);
+}
+
+asio::awaitable<void> SlotMover::run(std::shared_ptr<SlotMover> self, uint16_t slot,
+                                     ClusterNode from, ClusterNode to,
+                                     SlotMigrationOptions options) {
+  auto moved = co_await move_slot(self->cluster_, slot, std::move(from), std::move(to), options);
+  self->outcome_.emplace(std::move(moved));
+  self->busy_ = false;
+  self->idle_.cancel();
+}
+
+asio::awaitable<bool> SlotMover::wait_idle() {
+  while (busy_) {
+    boost::system::error_code ignored;
+    co_await idle_.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+    auto state = co_await asio::this_coro::cancellation_state;
+    if (state.cancelled() != asio::cancellation_type::none) co_return false;
+  }
+  co_return true;
 }
 
 std::optional<ClusterNode> other_primary(const ClusterClient& cluster, const ClusterNode& owner) {

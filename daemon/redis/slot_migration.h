@@ -8,13 +8,16 @@
 //      follow ASK keep reading and writing every key,
 //   4. CLUSTER SETSLOT <slot> NODE <target id> on the target (it bumps its config epoch, so its
 //      claim wins in gossip), then on the source, then on every other primary.
-// Used by the `reshard` probe (which moves its own slot and back) and by the chaos engine's
-// reshard fault.
+// Used by the `reshard` probe (which moves its own slot and back, through a SlotMover) and meant
+// for the chaos engine's reshard fault.
 //
 // Thread-safety: none; run on the io_context thread that owns the ClusterClient.
 
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -54,6 +57,42 @@ struct SlotMove {
 boost::asio::awaitable<Result<SlotMove>> move_slot(ClusterClient& cluster, uint16_t slot,
                                                    ClusterNode from, ClusterNode to,
                                                    SlotMigrationOptions options);
+
+/// A slot move that runs to its end even when the coroutine that started it is cancelled (a
+/// probe's timeout, a daemon stop): stopping halfway would leave the slot MIGRATING/IMPORTING.
+/// The move runs in a coroutine of its own that keeps the SlotMover alive; callers wait for it
+/// with wait_idle(), which they may abandon. It owns a ClusterClient for its admin connections, so
+/// that a blocking MIGRATE never queues behind other traffic on a shared connection.
+///
+/// Create it with std::make_shared (start() needs shared_from_this). The io_context must outlive
+/// it. Thread-safety: none; use on the io_context thread.
+class SlotMover : public std::enable_shared_from_this<SlotMover> {
+ public:
+  SlotMover(boost::asio::any_io_executor executor, std::vector<ClusterEndpoint> seeds,
+            ConnectionOptions options);
+
+  /// The admin client: its slot map tells where a slot is and which primaries exist.
+  ClusterClient& cluster() { return cluster_; }
+  bool busy() const { return busy_; }
+  /// Starts move_slot() in the background. The previous move must have ended (check busy()).
+  void start(uint16_t slot, ClusterNode from, ClusterNode to, SlotMigrationOptions options);
+  /// Waits until no move is running; false when the caller was cancelled meanwhile (the move
+  /// goes on).
+  boost::asio::awaitable<bool> wait_idle();
+  /// The result of the last move that ended; nullopt while one runs or before the first.
+  const std::optional<Result<SlotMove>>& outcome() const { return outcome_; }
+
+ private:
+  static boost::asio::awaitable<void> run(std::shared_ptr<SlotMover> self, uint16_t slot,
+                                          ClusterNode from, ClusterNode to,
+                                          SlotMigrationOptions options);
+
+  boost::asio::any_io_executor executor_;
+  ClusterClient cluster_;
+  boost::asio::steady_timer idle_;  // expires never; cancelled when a move ends
+  bool busy_ = false;
+  std::optional<Result<SlotMove>> outcome_;
+};
 
 /// A primary of `cluster`'s map other than `owner` (the next one after it in map order), or
 /// nullopt when the cluster has a single primary.
