@@ -1,11 +1,13 @@
 #include "probes/registry.h"
 
 #include "probes/collision.h"
+#include "probes/durability.h"
 #include "probes/eviction.h"
 #include "probes/invalidation.h"
 #include "probes/latency.h"
 #include "probes/lock.h"
 #include "probes/replication.h"
+#include "probes/reshard.h"
 #include "probes/serialization.h"
 #include "probes/stampede.h"
 #include "probes/ttl.h"
@@ -16,11 +18,13 @@ namespace chaosd {
 const std::vector<ProbeType>& probe_types() {
   static const std::vector<ProbeType> kTypes = {
       collision_probe_type(),
+      durability_probe_type(),
       eviction_probe_type(),
       invalidation_probe_type(),
       latency_probe_type(),
       lock_probe_type(),
       replication_probe_type(),
+      reshard_probe_type(),
       serialization_probe_type(),
       stampede_probe_type(),
       ttl_probe_type(),
