@@ -277,7 +277,7 @@ void FaultSupervisor::resume() {
   halt_reason_.clear();
 }
 
-asio::awaitable<ReconcileReport> FaultSupervisor::reconcile(ContextFactory make_context) {
+asio::awaitable<ReconcileReport> FaultSupervisor::reconcile(const ContextFactory& make_context) {
   ReconcileReport report;
   const std::vector<JournalEntry> pending = journal_.pending();
   for (const auto& record : pending) {

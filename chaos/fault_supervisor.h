@@ -97,7 +97,7 @@ class FaultSupervisor {
 
   /// Reverts every fault the journal has as pending (injected and not reverted), each rebuilt
   /// from its record. Call once at start, before inject().
-  boost::asio::awaitable<ReconcileReport> reconcile(ContextFactory make_context);
+  boost::asio::awaitable<ReconcileReport> reconcile(const ContextFactory& make_context);
 
   std::vector<ActiveFaultInfo> active() const;
   size_t active_count() const { return faults_.size(); }

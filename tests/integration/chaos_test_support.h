@@ -23,10 +23,16 @@ class ServerNodes final : public NodeSupervisor {
   void add(RedisServer& server) { servers_[server.address()] = &server; }
   int fail_restarts = 0;
   int restarts = 0;
+  Duration kill_delay{};  // a slow kill, to halt in the middle of an injection
 
   boost::asio::awaitable<Status> kill(const std::string& node) override {
     auto* server = find(node);
     if (server == nullptr) co_return Error{ErrorCode::not_found, "no node " + node};
+    if (kill_delay > Duration::zero()) {
+      boost::asio::steady_timer wait(co_await boost::asio::this_coro::executor);
+      wait.expires_after(kill_delay);
+      co_await wait.async_wait(boost::asio::use_awaitable);
+    }
     server->kill_hard();
     co_return Ok{};
   }
