@@ -1,5 +1,6 @@
 #include "config/params.h"
 
+#include <limits>
 #include <utility>
 
 #include "config/toml_reader.h"
@@ -64,6 +65,53 @@ std::vector<int64_t> ParamReader::get_int_list(std::string_view key, std::vector
     out.push_back(read_int(*array->get(i), file_, path + "[" + std::to_string(i) + "]", min, max));
   }
   return out;
+}
+
+std::optional<int64_t> parse_byte_size(std::string_view text) {
+  size_t digits = 0;
+  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
+  if (digits == 0 || digits > 18) return std::nullopt;
+  int64_t value = 0;
+  for (size_t i = 0; i < digits; ++i) value = value * 10 + (text[i] - '0');
+  std::string unit;
+  for (char c : text.substr(digits)) {
+    unit += static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+  }
+  int64_t scale = 1;
+  if (unit.empty() || unit == "b") {
+    scale = 1;
+  } else if (unit == "k" || unit == "kb") {
+    scale = int64_t{1} << 10;
+  } else if (unit == "m" || unit == "mb") {
+    scale = int64_t{1} << 20;
+  } else if (unit == "g" || unit == "gb") {
+    scale = int64_t{1} << 30;
+  } else {
+    return std::nullopt;
+  }
+  if (value > std::numeric_limits<int64_t>::max() / scale) return std::nullopt;
+  return value * scale;
+}
+
+int64_t ParamReader::get_bytes(std::string_view key, int64_t fallback, int64_t min, int64_t max) {
+  used_.emplace(key);
+  const toml::node* node = params_.get(key);
+  if (node == nullptr) return fallback;
+  std::string path = child_path(key_path_, key);
+  if (node->is_integer()) return read_int(*node, file_, path, min, max);
+  if (!node->is_string()) fail_type(*node, file_, path, "a size (bytes, or a string like \"8mb\")");
+  const std::string text = node->value<std::string>().value_or("");
+  auto bytes = parse_byte_size(text);
+  if (!bytes) {
+    fail_at(node->source(), file_, path,
+            in_quotes(text) + " is not a size (use bytes, or e.g. \"512kb\", \"8mb\", \"1gb\")");
+  }
+  if (*bytes < min || *bytes > max) {
+    fail_at(node->source(), file_, path,
+            in_quotes(text) + " is out of range (use " + std::to_string(min) + " to " +
+                std::to_string(max) + " bytes)");
+  }
+  return *bytes;
 }
 
 void ParamReader::finish() const {

@@ -6,6 +6,7 @@
 #include <toml++/toml.h>
 
 #include <cstdint>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -14,6 +15,10 @@
 #include "config/config.h"
 
 namespace chaosd {
+
+/// "8mb" -> 8388608: a non-negative integer with an optional unit b, kb, mb, gb (case-insensitive,
+/// powers of 1024 as in redis.conf). nullopt when malformed or over int64.
+std::optional<int64_t> parse_byte_size(std::string_view text);
 
 class ParamReader {
  public:
@@ -29,6 +34,9 @@ class ParamReader {
   /// An array of integers ([1024, 16384]), each within [min, max], with 1..max_items elements.
   std::vector<int64_t> get_int_list(std::string_view key, std::vector<int64_t> fallback,
                                     int64_t min, int64_t max, size_t max_items);
+  /// A size in bytes: an integer, or a string with a unit ("512kb", "8mb", "1gb"; powers of 1024
+  /// like Redis' own config), within [min, max].
+  int64_t get_bytes(std::string_view key, int64_t fallback, int64_t min, int64_t max);
   /// Throws ConfigError naming the first key that no getter asked for.
   void finish() const;
 

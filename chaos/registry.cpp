@@ -1,0 +1,102 @@
+#include "chaos/registry.h"
+
+#include "chaos/faults/client_kill.h"
+#include "chaos/faults/memory_pressure.h"
+#include "chaos/faults/network.h"
+#include "chaos/faults/node_kill.h"
+#include "chaos/faults/node_pause.h"
+
+namespace chaosd {
+
+const std::vector<FaultType>& fault_types() {
+  static const std::vector<FaultType> kTypes = {
+      client_kill_fault_type(),
+      memory_pressure_fault_type(),
+      network_fault_type(NetworkFaultKind::bandwidth),
+      network_fault_type(NetworkFaultKind::jitter),
+      network_fault_type(NetworkFaultKind::latency),
+      network_fault_type(NetworkFaultKind::partition),
+      network_fault_type(NetworkFaultKind::reset),
+      node_kill_fault_type(),
+      node_pause_fault_type(),
+  };
+  return kTypes;
+}
+
+const FaultType* find_fault_type(std::string_view type) {
+  for (const auto& t : fault_types()) {
+    if (t.type == type) return &t;
+  }
+  return nullptr;
+}
+
+std::string fault_type_names() {
+  std::string out;
+  for (const auto& t : fault_types()) out += (out.empty() ? "" : ", ") + t.type;
+  return out;
+}
+
+Result<std::unique_ptr<Fault>> restore_fault(const nlohmann::json& record) {
+  if (!record.is_object() || !record.contains("type") || !record["type"].is_string()) {
+    return Error{ErrorCode::invalid_argument, "fault record without a \"type\""};
+  }
+  const auto type = record["type"].get<std::string>();
+  const FaultType* t = find_fault_type(type);
+  if (t == nullptr) {
+    return Error{ErrorCode::invalid_argument, "fault record of unknown type \"" + type +
+                                                  "\" (known: " + fault_type_names() + ")"};
+  }
+  try {
+    return t->restore(record);
+  } catch (const nlohmann::json::exception& e) {
+    return Error{ErrorCode::invalid_argument,
+                 "fault record of type \"" + type + "\" is malformed: " + e.what()};
+  }
+}
+
+namespace {
+
+// JSON scalars to TOML values so that ParamReader validates HTTP params like config params.
+Result<toml::table> json_to_toml(const nlohmann::json& params) {
+  toml::table table;
+  if (params.is_null()) return table;
+  if (!params.is_object()) {
+    return Error{ErrorCode::invalid_argument, "params: must be a JSON object"};
+  }
+  for (const auto& [key, value] : params.items()) {
+    if (value.is_boolean()) {
+      table.insert(key, value.get<bool>());
+    } else if (value.is_number_integer()) {
+      table.insert(key, value.get<int64_t>());
+    } else if (value.is_number()) {
+      table.insert(key, value.get<double>());
+    } else if (value.is_string()) {
+      table.insert(key, value.get<std::string>());
+    } else {
+      return Error{ErrorCode::invalid_argument,
+                   "params." + key + ": must be a string, number or boolean"};
+    }
+  }
+  return table;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Fault>> create_fault_from_json(std::string_view type,
+                                                      const nlohmann::json& params) {
+  const FaultType* t = find_fault_type(type);
+  if (t == nullptr) {
+    return Error{ErrorCode::invalid_argument, "fault: \"" + std::string(type) +
+                                                  "\" is not a fault type (use one of " +
+                                                  fault_type_names() + ")"};
+  }
+  auto table = json_to_toml(params);
+  if (!table) return table.error();
+  try {
+    return t->create(table.value(), "params", "<request>");
+  } catch (const ConfigError& e) {
+    return Error{ErrorCode::invalid_argument, e.key_path() + ": " + e.message()};
+  }
+}
+
+}  // namespace chaosd
