@@ -4,8 +4,6 @@
 #include <optional>
 
 #include "config/params.h"
-#include "daemon/redis/cluster_redis_client.h"
-#include "daemon/redis/crc16.h"
 #include "daemon/redis/info.h"
 #include "probes/probe_keys.h"
 
@@ -113,68 +111,6 @@ void add_counts(ProbeResult& result, int64_t acked, const Tally& t, const std::s
 
 }  // namespace
 
-asio::awaitable<Result<std::vector<DurabilityProbe::Replica>>> DurabilityProbe::replicas_of(
-    ProbeContext& ctx) {
-  std::vector<Replica> replicas;
-  const TargetConfig& topology = ctx.topology;
-  switch (topology.kind) {
-    case TargetKind::standalone:
-      co_return replicas;
-    case TargetKind::regions:
-      for (const auto& region : topology.regions) {
-        if (!region.writable) replicas.push_back({region.name, region.address, false});
-      }
-      co_return replicas;
-    case TargetKind::cluster: {
-      // The replicas of the shard serving the probe's slot (the map is loaded by the first
-      // command; INFO asks the slot's owner, which loads it if needed).
-      auto* cluster = dynamic_cast<ClusterRedisClient*>(&ctx.redis);
-      if (cluster == nullptr) co_return replicas;
-      if (cluster->cluster().slot_map().empty()) {
-        Status loaded = co_await cluster->cluster().refresh();
-        if (!loaded) co_return loaded.error();
-      }
-      const Shard* shard =
-          cluster->cluster().slot_map().shard_for_slot(key_hash_slot(ctx.key_prefix));
-      if (shard == nullptr) co_return replicas;
-      // Every replica, whatever its "health": a fresh replica says "loading" until its offset
-      // has been gossiped, and a failed one shows as a replica that cannot be read.
-      for (const auto& node : shard->replicas) {
-        replicas.push_back({node.address(), {node.host, node.port}, true});
-      }
-      co_return replicas;
-    }
-    case TargetKind::replicated:
-      break;
-  }
-  if (!topology.replicas.empty()) {
-    for (const auto& address : topology.replicas) {
-      replicas.push_back({address.to_string(), address, false});
-    }
-    co_return replicas;
-  }
-  Command info_replication{"INFO", "replication"};
-  auto info = co_await ctx.redis.command_for_key(std::move(info_replication), ctx.key_prefix);
-  if (!info) co_return info.error();
-  for (const auto& address : replicas_from_info(info.value().str())) {
-    replicas.push_back({address.to_string(), address, false});
-  }
-  co_return replicas;
-}
-
-RedisConnection& DurabilityProbe::connection_to(ProbeContext& ctx, const Replica& replica) {
-  auto& connection = replica_connections_[replica.name];
-  if (!connection || connection->options().port != replica.address.port ||
-      connection->options().host != replica.address.host) {
-    ConnectionOptions options = ctx.target;
-    options.host = replica.address.host;
-    options.port = replica.address.port;
-    options.client_name += ":replica";
-    connection = std::make_unique<RedisConnection>(ctx.executor, options);
-  }
-  return *connection;
-}
-
 asio::awaitable<ProbeResult> DurabilityProbe::run(ProbeContext& ctx) {
   ProbeResult result;
   auto cancelled = [&]() {
@@ -189,7 +125,7 @@ asio::awaitable<ProbeResult> DurabilityProbe::run(ProbeContext& ctx) {
   const std::string ttl_ms = to_ms(params_.key_ttl);
 
   // Replicas are listed before writing: a replica that detaches mid-run is still checked.
-  auto replicas = co_await replicas_of(ctx);
+  auto replicas = co_await list_replicas(ctx);
   if (!replicas) {
     if (replicas.error().code == ErrorCode::cancelled) co_return cancelled();
     result.errors.push_back("listing replicas: " + replicas.error().describe());
@@ -249,7 +185,7 @@ asio::awaitable<ProbeResult> DurabilityProbe::run(ProbeContext& ctx) {
 
   // Each replica: a full read, then the missing acknowledged writes again until replica_wait.
   for (const auto& replica : replicas.value()) {
-    RedisConnection& connection = connection_to(ctx, replica);
+    RedisConnection& connection = replica_connections_.to(ctx, replica);
     const auto give_up = steady_clock::now() + to_steady(params_.replica_wait);
     auto seen = co_await read_keys_patiently(connection, keys, replica.cluster_replica,
                                              params_.replica_wait);

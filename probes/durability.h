@@ -24,11 +24,11 @@
 //   params = { duration = "1s", write_interval = "1ms", max_writes = 10000, settle = "100ms",
 //              replica_wait = "2s", key_ttl = "60s" }
 
-#include <map>
 #include <memory>
 #include <string>
 
 #include "probes/registry.h"
+#include "probes/replicas.h"
 
 namespace chaosd {
 
@@ -51,17 +51,9 @@ class DurabilityProbe final : public Probe {
   static constexpr Duration kReadRetryWindow = std::chrono::seconds(1);
 
  private:
-  struct Replica {
-    std::string name;  // region name or host:port
-    NodeAddress address;
-    bool cluster_replica = false;  // needs READONLY before reads
-  };
-  boost::asio::awaitable<Result<std::vector<Replica>>> replicas_of(ProbeContext& ctx);
-  RedisConnection& connection_to(ProbeContext& ctx, const Replica& replica);
-
   DurabilityParams params_;
   uint64_t run_number_ = 0;
-  std::map<std::string, std::unique_ptr<RedisConnection>> replica_connections_;  // by name
+  EndpointConnections replica_connections_{"replica"};
 };
 
 ProbeType durability_probe_type();

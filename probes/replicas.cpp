@@ -1,9 +1,34 @@
 #include "probes/replicas.h"
 
+#include "daemon/redis/cluster_redis_client.h"
+#include "daemon/redis/crc16.h"
 #include "daemon/redis/info.h"
 
 namespace chaosd {
 namespace asio = boost::asio;
+
+namespace {
+
+// The replicas of the shard serving the probe's slot.
+asio::awaitable<Result<std::vector<ReplicaEndpoint>>> shard_replicas(ProbeContext& ctx) {
+  std::vector<ReplicaEndpoint> replicas;
+  auto* cluster = dynamic_cast<ClusterRedisClient*>(&ctx.redis);
+  if (cluster == nullptr) co_return replicas;
+  if (cluster->cluster().slot_map().empty()) {
+    Status loaded = co_await cluster->cluster().refresh();
+    if (!loaded) co_return loaded.error();
+  }
+  const Shard* shard = cluster->cluster().slot_map().shard_for_slot(key_hash_slot(ctx.key_prefix));
+  if (shard == nullptr) co_return replicas;
+  // Every replica, whatever its "health": a fresh replica says "loading" until its offset has
+  // been gossiped, and a failed one shows as a replica that cannot be read.
+  for (const auto& node : shard->replicas) {
+    replicas.push_back({node.address(), {node.host, node.port}, true});
+  }
+  co_return replicas;
+}
+
+}  // namespace
 
 asio::awaitable<Result<std::vector<ReplicaEndpoint>>> list_replicas(ProbeContext& ctx) {
   std::vector<ReplicaEndpoint> replicas;
@@ -14,6 +39,7 @@ asio::awaitable<Result<std::vector<ReplicaEndpoint>>> list_replicas(ProbeContext
     }
     co_return replicas;
   }
+  if (topology.kind == TargetKind::cluster) co_return co_await shard_replicas(ctx);
   if (topology.kind != TargetKind::replicated) co_return replicas;
   if (!topology.replicas.empty()) {
     for (const auto& address : topology.replicas) {
@@ -39,9 +65,25 @@ std::vector<ReplicaEndpoint> writable_regions(const TargetConfig& topology) {
   return regions;
 }
 
+asio::awaitable<std::vector<Result<Reply>>> pipeline_on_replica(RedisConnection& connection,
+                                                                const ReplicaEndpoint& replica,
+                                                                std::vector<Command> commands) {
+  if (!replica.cluster_replica) co_return co_await connection.pipeline(std::move(commands));
+  commands.insert(commands.begin(), Command{"READONLY"});
+  auto replies = co_await connection.pipeline(std::move(commands));
+  if (!replies.empty() && !replies.front()) {
+    // READONLY refused (or the connection failed): every read fails with that reason.
+    Error error = replies.front().error();
+    for (auto& reply : replies) reply = error;
+  }
+  if (!replies.empty()) replies.erase(replies.begin());
+  co_return replies;
+}
+
 RedisConnection& EndpointConnections::to(ProbeContext& ctx, const ReplicaEndpoint& endpoint) {
   auto& slot = connections_[endpoint.name];
-  if (!slot) {
+  if (!slot || slot->options().host != endpoint.address.host ||
+      slot->options().port != endpoint.address.port) {
     ConnectionOptions options = ctx.target;
     options.host = endpoint.address.host;
     options.port = endpoint.address.port;

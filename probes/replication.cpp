@@ -85,7 +85,10 @@ asio::awaitable<void> ReplicationProbe::measure_lag(ProbeContext& ctx, ProbeResu
     std::vector<Pending> still;
     for (auto& p : waiting) {
       auto asked = steady_clock::now();
-      auto seen = co_await p.connection->call("GET", key);
+      std::vector<Command> get{{"GET", key}};
+      auto replies = co_await pipeline_on_replica(*p.connection, p.replica, std::move(get));
+      Result<Reply> seen = replies.empty() ? Result<Reply>(Error{ErrorCode::protocol, "no reply"})
+                                           : std::move(replies.front());
       auto answered = steady_clock::now();
       if (seen && seen.value().str() == marker) {
         result.add("replication_lag_seconds",

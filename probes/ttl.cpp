@@ -20,6 +20,10 @@ struct ExpiringKey {
 
 SteadyTime midpoint(SteadyTime a, SteadyTime b) { return a + (b - a) / 2; }
 
+constexpr const char* kLateRead =
+    "the read before the deadline was answered after it (the daemon was held up longer than "
+    "margin): nothing to judge this run";
+
 // Writes every key with the same TTL in one pipeline: even indices with PX (relative: expiry is
 // counted from when the server executes the SET, which we estimate as the midpoint of the round
 // trip), odd ones with PXAT (absolute unix ms from our wall clock: clock skew shows up as error).
@@ -64,19 +68,37 @@ SteadyTime latest(const std::vector<ExpiringKey>& keys) {
   return t;
 }
 
-// Reads every key in one pipeline; counts those whose presence equals `expect_present`.
+std::vector<Command> gets_of(const std::vector<ExpiringKey>& keys) {
+  std::vector<Command> gets;
+  for (const auto& k : keys) gets.push_back({"GET", k.name});
+  return gets;
+}
+
+// How many replies show the presence `expect_present` (a value, or nil when not expected).
+Result<int> count_presence(const std::vector<Result<Reply>>& replies, bool expect_present) {
+  int correct = 0;
+  for (const auto& reply : replies) {
+    if (!reply) return reply.error();
+    if (reply.value().is_nil() != expect_present) ++correct;
+  }
+  return correct;
+}
+
+// Reads every key in one pipeline, on the primary (through the probe's client).
 asio::awaitable<Result<int>> count_presence(RedisClient& redis,
                                             const std::vector<ExpiringKey>& keys,
                                             bool expect_present) {
-  std::vector<Command> gets;
-  for (const auto& k : keys) gets.push_back({"GET", k.name});
-  auto replies = co_await redis.pipeline(std::move(gets));
-  int correct = 0;
-  for (auto& reply : replies) {
-    if (!reply) co_return reply.error();
-    if (reply.value().is_nil() != expect_present) ++correct;
-  }
-  co_return correct;
+  auto replies = co_await redis.pipeline(gets_of(keys));
+  co_return count_presence(replies, expect_present);
+}
+
+// The same on a replica (READONLY first on a cluster replica).
+asio::awaitable<Result<int>> count_presence(RedisConnection& connection,
+                                            const ReplicaEndpoint& replica,
+                                            const std::vector<ExpiringKey>& keys,
+                                            bool expect_present) {
+  auto replies = co_await pipeline_on_replica(connection, replica, gets_of(keys));
+  co_return count_presence(replies, expect_present);
 }
 
 // Polls the keys until each is gone; returns the worst |first seen gone - expected| in seconds.
@@ -219,13 +241,19 @@ asio::awaitable<ProbeResult> TtlProbe::run(ProbeContext& ctx) {
 
   // Accuracy, part one: every key still readable just before its deadline, on the primary and on
   // every replica (which must have received it by then).
-  co_await sleep_until(earliest(accuracy) - margin);
+  // A read answered after the deadline may have run after it: such a late read (the daemon's
+  // loop was held up longer than `margin`) proves nothing, and its run reports no accuracy.
+  const SteadyTime deadline = earliest(accuracy);
+  co_await sleep_until(deadline - margin);
   auto before = co_await count_presence(ctx.redis, accuracy, true);
+  const bool before_in_time = steady_clock::now() < deadline;
   std::vector<Result<int>> replicas_before;
+  std::vector<bool> replicas_in_time;
   for (const auto& replica : replicas) {
     auto replica_before =
-        co_await count_presence(replica_connections_.to(ctx, replica), accuracy, true);
+        co_await count_presence(replica_connections_.to(ctx, replica), replica, accuracy, true);
     replicas_before.push_back(std::move(replica_before));
+    replicas_in_time.push_back(steady_clock::now() < deadline);
   }
   // Timing: poll the timing keys through their deadline.
   auto timing_error = co_await worst_timing_error(ctx, timing, params_.poll_interval);
@@ -235,9 +263,11 @@ asio::awaitable<ProbeResult> TtlProbe::run(ProbeContext& ctx) {
   // A replica never expires a key itself (it waits for the primary's DEL), but a read on it must
   // already answer nil once the deadline has passed on the replica's clock.
   for (size_t i = 0; i < replicas.size(); ++i) {
-    auto replica_after =
-        co_await count_presence(replica_connections_.to(ctx, replicas[i]), accuracy, false);
-    if (replicas_before[i] && replica_after) {
+    auto replica_after = co_await count_presence(replica_connections_.to(ctx, replicas[i]),
+                                                 replicas[i], accuracy, false);
+    if (!replicas_in_time[i]) {
+      result.add_not_applicable("replica_expiry_accuracy_ratio", kLateRead, replicas[i].name);
+    } else if (replicas_before[i] && replica_after) {
       result.add("replica_expiry_accuracy_ratio",
                  static_cast<double>(replicas_before[i].value() + replica_after.value()) /
                      (2.0 * params_.keys),
@@ -249,7 +279,9 @@ asio::awaitable<ProbeResult> TtlProbe::run(ProbeContext& ctx) {
     }
   }
 
-  if (before && after) {
+  if (!before_in_time) {
+    result.add_not_applicable("expiry_accuracy_ratio", kLateRead);
+  } else if (before && after) {
     result.add("expiry_accuracy_ratio",
                static_cast<double>(before.value() + after.value()) / (2.0 * params_.keys));
   } else {

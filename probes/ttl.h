@@ -9,6 +9,9 @@
 // - reclaim keys are never touched: the share whose `expired` keyspace event (emitted when Redis
 //   actually deletes the key) arrives within `reclaim_window` is expired_reclaim_ratio. This needs
 //   notify-keyspace-events with E and x (or A) on the server; without it the run says so in a note.
+// A "before" read answered only after the deadline (the daemon's own loop was late by more than
+// `margin`) cannot tell an early expiry from a late read: that run reports the accuracy as not
+// applicable, with the reason, instead of a false breach.
 // On a target with replicas (or read-only regions), the accuracy keys are also read on each
 // replica at the same two moments: replica_expiry_accuracy_ratio per replica. Replicas do not
 // expire keys themselves (they wait for the primary's DEL) but must answer nil after the

@@ -49,7 +49,7 @@ TEST(TtlProbe, MeasuresExpiryOnAHealthyServerAndLeavesNoKeys) {
 
 TEST(TtlProbe, WithoutKeyspaceNotificationsSaysSoInsteadOfGuessing) {
   RedisServer server({"--notify-keyspace-events", ""});
-  auto run = run_probe(server, probe_config("ttl", "keys = 4, ttl = \"300ms\""));
+  auto run = run_probe(server, probe_config("ttl", "keys = 4, ttl = \"300ms\", margin = \"50ms\""));
   EXPECT_TRUE(run.ok);
   EXPECT_FALSE(measured(run.result, "expired_reclaim_ratio").has_value());
   EXPECT_TRUE(not_applicable(run.result, "expired_reclaim_ratio"));
@@ -63,8 +63,8 @@ TEST(TtlProbe, DetectsExpiredKeysThatAreNeverReclaimed) {
   // With active expiry off, keys nobody reads stay in memory after their deadline.
   ASSERT_EQ(server.cli({"DEBUG", "SET-ACTIVE-EXPIRE", "0"}), "OK");
   auto run = run_probe(server, probe_config("ttl",
-                                            "keys = 4, ttl = \"200ms\", reclaim_window = "
-                                            "\"500ms\""));
+                                            "keys = 4, ttl = \"200ms\", margin = \"50ms\", "
+                                            "reclaim_window = \"500ms\""));
   EXPECT_EQ(measured(run.result, "expired_reclaim_ratio"), 0.0);
   // Logical expiry still holds: reads never see an expired key.
   EXPECT_EQ(measured(run.result, "expiry_accuracy_ratio"), 1.0);

@@ -36,7 +36,7 @@ TEST(TtlOnReplicas, AReplicaReadHonoursTheDeadline) {
   RedisServer replica({"--replicaof", "127.0.0.1", std::to_string(primary.port())});
   primary.wait_for_replica(replica);
   // A TTL long enough that even a loaded machine replicates the keys before the "before" read.
-  auto run = run_on(primary, probe_config("ttl", "keys = 6, ttl = \"1s\", margin = \"20ms\""),
+  auto run = run_on(primary, probe_config("ttl", "keys = 6, ttl = \"1s\", margin = \"50ms\""),
                     replicated(primary, replica));
   ASSERT_TRUE(run.ok) << first_error(run);
   // Present just before the deadline (replicated by then), nil just after (the replica checks
@@ -48,8 +48,8 @@ TEST(TtlOnReplicas, AReplicaReadHonoursTheDeadline) {
 TEST(TtlOnReplicas, AReplicaThatDoesNotFollowMissesEveryKeyBeforeItsDeadline) {
   RedisServer primary;
   RedisServer stray;  // listed as a replica, replicates nothing
-  auto run =
-      run_on(primary, probe_config("ttl", "keys = 4, ttl = \"200ms\""), replicated(primary, stray));
+  auto run = run_on(primary, probe_config("ttl", "keys = 4, ttl = \"300ms\", margin = \"50ms\""),
+                    replicated(primary, stray));
   ASSERT_TRUE(run.ok) << first_error(run);
   // The "after" reads are right (nil), the "before" reads all wrong: half.
   EXPECT_EQ(measured(run.result, "replica_expiry_accuracy_ratio", stray.address()), 0.5);
