@@ -124,6 +124,7 @@ struct SlaConfig {
   std::string name;         // unique; defaults to "<probe>_<measurement>"
   std::string probe;        // a probe name
   std::string measurement;  // a measurement name that probe produces
+  std::string subjects;     // glob over the measurement's subject ("json/*"); empty: every one
   Threshold threshold;
   double objective = 0.99;  // fraction of good events required, in (0, 1)
   std::vector<Duration> windows = {std::chrono::minutes(5), std::chrono::hours(1),

@@ -389,14 +389,15 @@ class Loader {
   }
 
   SlaConfig read_sla(TableReader& table) {
-    table.expect_only({"name", "probe", "measurement", "threshold", "objective", "windows",
-                       "enabled", "description"});
+    table.expect_only({"name", "probe", "measurement", "subjects", "threshold", "objective",
+                       "windows", "enabled", "description"});
     SlaConfig sla;
     sla.where = table.where();
     sla.probe = table.require_string("probe", "\"ttl\"");
     const ProbeConfig& probe = find_sla_probe(table, sla.probe);
     sla.measurement = table.require_string("measurement", "\"expiry_timing_error_seconds\"");
     check_measurement(table, probe, sla.measurement);
+    assign(table.get_string("subjects"), sla.subjects);
     sla.name = table.get_string("name").value_or(sla.probe + "_" + sla.measurement);
     check_name(table, "name", sla.name, sla_names_, "[[sla]]");
     std::string threshold = table.require_string("threshold", "\"< 0.05\"");

@@ -133,6 +133,7 @@ void print_sla(std::ostream& out, const SlaConfig& sla) {
   line(out, "objective", format_number(sla.objective));
   line(out, "windows", toml_windows(sla.windows));
   line(out, "enabled", toml_bool(sla.enabled));
+  if (!sla.subjects.empty()) line(out, "subjects", toml_string(sla.subjects));
   if (!sla.description.empty()) line(out, "description", toml_string(sla.description));
 }
 

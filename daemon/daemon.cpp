@@ -205,7 +205,7 @@ void Daemon::on_probe_run(const ProbeRun& run) {
   for (const auto& m : run.result.measurements) {
     if (!m.applicable()) continue;  // shown in /status, judged by no SLA
     metrics_.record_measurement(run.probe, run.target, m.name, m.subject, m.value);
-    for (const auto& verdict : sla_.record(run.probe, m.name, m.value)) {
+    for (const auto& verdict : sla_.record(run.probe, m.name, m.value, m.subject)) {
       metrics_.record_sla_event(verdict.rule->name, verdict.good);
       if (verdict.transition == SlaTransition::breach) {
         spdlog::warn("SLA {} breached: {} = {} (want {})", verdict.rule->name, m.name, m.value,

@@ -128,7 +128,7 @@ OnceOutcome run_every_probe_once(Config config, std::optional<Duration> duration
   }
   std::function<void(ProbeRun)> record = [&](ProbeRun run) {
     for (const auto& m : run.result.measurements) {
-      if (m.applicable()) engine.record(run.probe, m.name, m.value);
+      if (m.applicable()) engine.record(run.probe, m.name, m.value, m.subject);
     }
     outcome.runs.push_back(std::move(run));
   };

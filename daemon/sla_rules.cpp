@@ -23,6 +23,7 @@ std::vector<SlaRule> build_sla_rules(const Config& config) {
       rule.objective = d.objective;
       rule.windows = default_windows;
       rule.description = d.description;
+      rule.subjects = d.subjects;
       rules.push_back(std::move(rule));
     }
   }
@@ -46,6 +47,7 @@ std::vector<SlaRule> build_sla_rules(const Config& config) {
     rule.windows = sla.windows;
     std::sort(rule.windows.begin(), rule.windows.end());
     rule.description = sla.description;
+    rule.subjects = sla.subjects;
     rules.push_back(std::move(rule));
   }
   return rules;

@@ -87,6 +87,7 @@ json sla_json(const SlaStatus& status) {
               {"threshold", rule.threshold.to_string()},
               {"objective", rule.objective},
               {"description", rule.description},
+              {"subjects", rule.subjects},
               {"met", status.met},
               {"good_total", status.good_total},
               {"bad_total", status.bad_total},

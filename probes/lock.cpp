@@ -172,11 +172,16 @@ asio::awaitable<void> contend(RunState& run, Contention& c, RedisConnection& con
 // --- deadlock ---
 
 struct Deadlock {
+  // With `by_timeout`, nobody looks for the cycle: party n gives up its second lock after
+  // (n + 1) x deadlock_timeout, so party 0 backs off first and party 1 gets through.
+  bool by_timeout = false;
   LockWaitForGraph graph;
   int holding = 0;  // parties holding their first lock
   bool aborted = false;
   int victim = -1;
   std::optional<double> detection_seconds;
+  std::optional<SteadyTime> cycle_formed;    // both parties wait for the other's lock
+  std::optional<double> resolution_seconds;  // cycle formed -> a party holds its second lock
   bool survivor_acquired = false;
 };
 
@@ -198,16 +203,21 @@ asio::awaitable<void> deadlock_party(RunState& run, Deadlock& d, RedisConnection
   }
   if (d.holding == 2 && !run.cancelled) {
     d.graph.waits_for[me] = {second, steady_clock::now()};
-    give_up = steady_clock::now() + timeout;
+    if (d.graph.waits_for.size() == 2) d.cycle_formed = steady_clock::now();
+    give_up =
+        steady_clock::now() + (d.by_timeout ? run.params.deadlock_timeout * (me + 1) : timeout);
     while (!run.cancelled && d.victim != me) {
       auto attempt = co_await try_acquire(run, conn, second, token);
       if (attempt && attempt.value()) {
         d.survivor_acquired = true;
+        if (d.cycle_formed) {
+          d.resolution_seconds = seconds_between(*d.cycle_formed, steady_clock::now());
+        }
         co_await release(run, conn, second, token);
         break;
       }
       if (!attempt) run.fail(attempt.error());
-      if (!d.detection_seconds) {
+      if (!d.by_timeout && !d.detection_seconds) {
         if (auto cycle = d.graph.cycle_through(me)) {
           d.detection_seconds = seconds_between(cycle->formed, steady_clock::now());
           d.victim = cycle->youngest;  // the younger holder gives way
@@ -222,16 +232,73 @@ asio::awaitable<void> deadlock_party(RunState& run, Deadlock& d, RedisConnection
   co_await release(run, conn, first, token);
 }
 
+// --- resource ordering ---
+
+// Two parties need the same two locks. Each takes them in `order` (sorted: the same global order
+// for both, which makes a wait-for cycle impossible); a cycle seen in the graph is counted and
+// broken by the party that saw it backing off.
+struct Ordering {
+  LockWaitForGraph graph;
+  int cycles = 0;
+  int completed = 0;  // parties that held both locks
+};
+
+asio::awaitable<void> ordered_party(RunState& run, Ordering& o, RedisConnection& conn, int me,
+                                    std::vector<std::string> order) {
+  const std::string token = run.token(me);
+  std::vector<std::string> held;
+  bool backed_off = false;
+  for (const auto& lock : order) {
+    o.graph.waits_for[me] = {lock, steady_clock::now()};
+    const auto give_up = steady_clock::now() + run.params.acquire_timeout;
+    bool acquired = false;
+    while (!run.cancelled && steady_clock::now() < give_up) {
+      auto attempt = co_await try_acquire(run, conn, lock, token);
+      if (!attempt) run.fail(attempt.error());
+      if (attempt && attempt.value()) {
+        acquired = true;
+        break;
+      }
+      if (o.graph.cycle_through(me)) {
+        ++o.cycles;
+        backed_off = true;
+        break;
+      }
+      if (!co_await sleep_for(run.retry_delay())) run.cancelled = true;
+    }
+    o.graph.waits_for.erase(me);
+    if (!acquired) break;
+    o.graph.holder[lock] = me;
+    o.graph.holding_since[me] = steady_clock::now();
+    held.push_back(lock);
+    // Hold the first lock a moment, so that the other party really comes to wait.
+    if (held.size() == 1 && !co_await sleep_for(run.params.retry_interval * 5)) {
+      run.cancelled = true;
+    }
+  }
+  if (held.size() == order.size() && !backed_off) ++o.completed;
+  for (auto it = held.rbegin(); it != held.rend(); ++it) {
+    o.graph.holder.erase(*it);
+    co_await release(run, conn, *it, token);
+  }
+}
+
 }  // namespace
 
 std::optional<LockWaitForGraph::Cycle> LockWaitForGraph::cycle_through(int start) const {
+  // A worker that waits while holding nothing has no "since" (it cannot be part of a cycle,
+  // but the walk may start from it).
+  auto since = [&](int worker) {
+    auto it = holding_since.find(worker);
+    return it == holding_since.end() ? SteadyTime::min() : it->second;
+  };
   Cycle cycle{SteadyTime::min(), start};
   int w = start;
   for (size_t step = 0; step <= waits_for.size(); ++step) {
     auto edge = waits_for.find(w);
     if (edge == waits_for.end()) return std::nullopt;
     cycle.formed = std::max(cycle.formed, edge->second.second);
-    if (holding_since.at(w) > holding_since.at(cycle.youngest)) cycle.youngest = w;
+    if (since(w) > since(cycle.youngest)) cycle.youngest = w;
     auto next = holder.find(edge->second.first);
     if (next == holder.end()) return std::nullopt;
     w = next->second;
@@ -313,6 +380,36 @@ asio::awaitable<ProbeResult> LockProbe::run(ProbeContext& ctx) {
     }
   }
 
+  // The same cycle, resolved by acquire timeouts alone (no detector): the first party to time
+  // out lets the other through.
+  Deadlock timed_out;
+  timed_out.by_timeout = true;
+  std::vector<asio::awaitable<void>> parties_by_timeout;
+  parties_by_timeout.push_back(
+      deadlock_party(run, timed_out, *connections[0], 0, "dlt:a", "dlt:b"));
+  parties_by_timeout.push_back(
+      deadlock_party(run, timed_out, *connections[1], 1, "dlt:b", "dlt:a"));
+  co_await run_all(parties_by_timeout);
+  if (run.cancelled) co_return result;
+  if (!timed_out.resolution_seconds) {
+    result.errors.push_back("timeout scenario: the cycle was not resolved by timeouts");
+  } else {
+    result.add("deadlock_timeout_resolution_seconds", *timed_out.resolution_seconds);
+  }
+
+  // Resource ordering: both parties need locks a and b and take them in one global order.
+  Ordering ordering;
+  std::vector<std::string> ascending{"ord:a", "ord:b"};
+  std::vector<std::string> second_order = ascending;
+  if (!p.ordered) std::reverse(second_order.begin(), second_order.end());
+  std::vector<asio::awaitable<void>> ordered;
+  ordered.push_back(ordered_party(run, ordering, *connections[0], 0, ascending));
+  ordered.push_back(ordered_party(run, ordering, *connections[1], 1, second_order));
+  co_await run_all(ordered);
+  if (run.cancelled) co_return result;
+  result.add("ordered_deadlocks_total", static_cast<double>(ordering.cycles));
+  result.add("ordered_completion_ratio", ordering.completed / 2.0);
+
   // Lease expiry: worker 0 takes the lock and dies; worker 1 waits for the lease to run out.
   const std::string lease_lock = "lease";
   const std::string dead_token = run.token(0);
@@ -359,13 +456,15 @@ ProbeType lock_probe_type() {
       .measurements = {"lock_acquire_p99_seconds", "lock_throughput_per_second",
                        "lock_safety_violations_total", "lock_timeouts_total",
                        "lock_acquisitions_total", "deadlock_detection_seconds",
-                       "lease_expiry_recovery_seconds"},
+                       "deadlock_timeout_resolution_seconds", "ordered_deadlocks_total",
+                       "ordered_completion_ratio", "lease_expiry_recovery_seconds"},
       .default_slas =
           {
               {"lock_acquire_p99_seconds", "< 0.05", 0.99, "lock acquire p99 under 50 ms"},
               {"lock_throughput_per_second", "> 1000", 0.99, "over 1000 locks/s"},
               {"lock_safety_violations_total", "== 0", 1.0, "no two holders, fences increase"},
               {"deadlock_detection_seconds", "< 0.1", 0.99, "wait-for cycle found in 100 ms"},
+              {"ordered_deadlocks_total", "== 0", 0.99, "ordered acquisition never deadlocks"},
               {"lease_expiry_recovery_seconds", "< 0.5", 0.99, "dead holder's lock reusable"},
           },
       .create = [](const ProbeConfig& config,
@@ -384,6 +483,9 @@ ProbeType lock_probe_type() {
         p.hold_time = params.get_duration("hold_time", p.hold_time, Duration::zero(), seconds(10));
         p.retry_interval = params.get_duration("retry_interval", p.retry_interval,
                                                std::chrono::microseconds(100), seconds(1));
+        p.deadlock_timeout = params.get_duration("deadlock_timeout", p.deadlock_timeout,
+                                                 milliseconds(1), seconds(10));
+        p.ordered = params.get_bool("ordered", p.ordered);
         params.finish();
         if (p.hold_time >= p.lease) {
           throw ConfigError(config.where, key_path + ".hold_time",

@@ -10,6 +10,13 @@
 // - deadlock: two workers each hold one lock and request the other's. The probe's wait-for graph
 //   finds the cycle (deadlock_detection_seconds: from the request that closed the cycle until
 //   detection) and resolves it by making the younger holder release;
+// - timeout resolution: the same cycle with no detector: each party gives up its wait after
+//   (n + 1) x `deadlock_timeout`, so the first to time out lets the other through
+//   (deadlock_timeout_resolution_seconds: cycle formed -> the other holds both locks; with a
+//   lease shorter than that, the lease's expiry breaks the cycle first, and that is measured);
+// - resource ordering: two parties need the same two locks and take them in one global order,
+//   so no wait-for cycle can form (ordered_deadlocks_total, ordered_completion_ratio); with
+//   `ordered = false` the second party takes them reversed, to show what the ordering prevents;
 // - lease expiry: a holder "dies" without releasing; lease_expiry_recovery_seconds is the time
 //   from its acquisition until another worker holds the lock (the lease plus the retry delay).
 // Every key lives under the probe's hash-tagged prefix (one slot: on a cluster the workers
@@ -21,7 +28,8 @@
 //   interval = "30s"
 //   timeout = "10s"
 //   params = { workers = 8, locks = 4, duration = "1s", max_acquisitions = 0, lease = "100ms",
-//              acquire_timeout = "1s", hold_time = "1ms", retry_interval = "1ms" }
+//              acquire_timeout = "1s", hold_time = "1ms", retry_interval = "1ms",
+//              deadlock_timeout = "50ms", ordered = true }
 
 #include <cstdint>
 #include <map>
@@ -43,6 +51,8 @@ struct LockParams {
   Duration acquire_timeout = std::chrono::seconds(1);
   Duration hold_time = std::chrono::milliseconds(1);       // each hold is uniform in [0, hold_time]
   Duration retry_interval = std::chrono::milliseconds(1);  // +-50% jitter
+  Duration deadlock_timeout = std::chrono::milliseconds(50);  // timeout-resolution scenario
+  bool ordered = true;  // false: the ordering scenario's second party takes the locks reversed
 };
 
 /// The probe's in-process wait-for graph: which worker holds which lock and which lock each

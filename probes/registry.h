@@ -19,6 +19,7 @@ struct DefaultSla {
   std::string threshold;  // "< 0.05"
   double objective;
   std::string description;
+  std::string subjects = "";  // glob over the measurement's subject; empty: every subject
 };
 
 struct ProbeType {

@@ -1,5 +1,7 @@
 #include "daemon/sla/sla_engine.h"
 
+#include <fnmatch.h>
+
 #include <algorithm>
 #include <array>
 #include <cstdint>
@@ -71,13 +73,16 @@ void SlaEngine::set_rules(std::vector<SlaRule> rules) {
 const std::vector<SlaRule>& SlaEngine::rules() const { return rules_; }
 
 std::vector<SlaVerdict> SlaEngine::record(const std::string& probe, const std::string& measurement,
-                                          double value) {
+                                          double value, const std::string& subject) {
   std::vector<SlaVerdict> verdicts;
   const SteadyTime now = clock_.steady_now();
   const WallTime wall_now = clock_.wall_now();
   for (size_t i = 0; i < rules_.size(); ++i) {
     const SlaRule& rule = rules_[i];
     if (rule.probe != probe || rule.measurement != measurement) continue;
+    if (!rule.subjects.empty() && ::fnmatch(rule.subjects.c_str(), subject.c_str(), 0) != 0) {
+      continue;
+    }
     State& state = *states_[i];
     const bool good = rule.threshold.holds(value);
     for (WindowCounter& counter : state.counters) counter.add(now, good);

@@ -22,6 +22,7 @@ struct SlaRule {
   std::string probe;        // probe instance name
   std::string target;       // the probe's target, for labels
   std::string measurement;  // measurement name
+  std::string subjects;     // glob over the measurement's subject ("*/1KiB"); empty: every one
   Threshold threshold;
   double objective = 0.99;
   std::vector<Duration> windows;  // non-empty, ascending
@@ -81,8 +82,9 @@ class SlaEngine {
 
   /// Judges one measurement of `probe` against every rule on it. Each verdict's rule points into
   /// rules() and stays valid until the next set_rules().
+  /// `subject`: what the measurement is about (a replica, a payload size), "" for none.
   std::vector<SlaVerdict> record(const std::string& probe, const std::string& measurement,
-                                 double value);
+                                 double value, const std::string& subject = "");
 
   /// Computes the current state of every SLA (windows evaluated at clock.steady_now()).
   std::vector<SlaStatus> snapshot() const;

@@ -153,6 +153,7 @@ params = { samples = 50, pause = "10ms" }
 name = "expiry-on-time"
 probe = "ttl-fast"
 measurement = "expiry_correct_ratio"
+subjects = "replica-*"
 threshold = ">= 0.995"
 objective = 0.999
 windows = ["1h", "10s", "1d"]
@@ -431,6 +432,7 @@ TEST(PrintConfig, RoundTripsWithDefaultsFilledIn) {
   EXPECT_EQ(again.slas.at(0).windows, original.slas.at(0).windows);
   EXPECT_DOUBLE_EQ(again.slas.at(0).objective, 0.999);
   EXPECT_EQ(again.slas.at(0).description, original.slas.at(0).description);
+  EXPECT_EQ(again.slas.at(0).subjects, "replica-*");
 }
 
 TEST(PrintConfig, RedactsInlinePasswords) {

@@ -362,5 +362,29 @@ TEST(WindowLabel, UsesTheLargestExactUnit) {
   EXPECT_EQ(window_label(Duration::zero()), "0s");
 }
 
+TEST_F(SlaEngineTest, ASubjectGlobJudgesOnlyMatchingSubjects) {
+  SlaRule small = latency_rule("small_payloads");
+  small.subjects = "*/1KiB";
+  engine_.set_rules({small});
+  EXPECT_TRUE(engine_.record("ping", "latency_seconds", kBad, "json/1MiB").empty());
+  EXPECT_TRUE(engine_.record("ping", "latency_seconds", kBad).empty());  // no subject
+  auto verdicts = engine_.record("ping", "latency_seconds", kGood, "msgpack/1KiB");
+  ASSERT_EQ(verdicts.size(), 1u);
+  EXPECT_TRUE(verdicts[0].good);
+  const SlaStatus status = only_status();
+  EXPECT_EQ(status.good_total, 1u);
+  EXPECT_EQ(status.bad_total, 0u);
+}
+
+TEST_F(SlaEngineTest, WithoutSubjectsEverySubjectCounts) {
+  engine_.set_rules({latency_rule()});
+  engine_.record("ping", "latency_seconds", kBad, "region-b");
+  engine_.record("ping", "latency_seconds", kGood, "region-c");
+  engine_.record("ping", "latency_seconds", kGood);
+  const SlaStatus status = only_status();
+  EXPECT_EQ(status.good_total, 2u);
+  EXPECT_EQ(status.bad_total, 1u);
+}
+
 }  // namespace
 }  // namespace chaosd
