@@ -3,6 +3,7 @@
 // every recording rule returns data, and alerts fire on what the daemon really exports.
 
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include <cmath>
 #include <fstream>
@@ -195,7 +196,7 @@ TEST(Prometheus, LoadsEveryRuleEvaluatesThemWithoutErrorAndRecordingRulesReturnD
             2);
 }
 
-TEST(Prometheus, TargetDownGoesPendingWhenRedisDies) {
+TEST(Prometheus, TargetDownAndDaemonDownGoPendingWhenTheyDie) {
   RedisServer redis;
   DaemonProcess daemon(daemon_config(redis));
   PrometheusProcess prometheus(prometheus_options(daemon));
@@ -226,6 +227,17 @@ TEST(Prometheus, TargetDownGoesPendingWhenRedisDies) {
       30s))
       << prometheus.api("alerts").dump(1) << "\ndaemon log:\n"
       << daemon.log();
+
+  // The daemon itself dies: RedisChaosdDown (for: 5m) goes pending on up{job="redis-chaosd"}.
+  daemon.signal(SIGKILL);
+  ASSERT_TRUE(daemon.wait_exit(5s).has_value());
+  EXPECT_TRUE(eventually(
+      [&] {
+        return count_alerts(prometheus, "RedisChaosdDown", "pending",
+                            {{"job", "redis-chaosd"}, {"severity", "page"}}) == 1;
+      },
+      30s))
+      << prometheus.api("alerts").dump(1);
 }
 
 }  // namespace
