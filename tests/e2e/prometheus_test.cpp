@@ -240,5 +240,60 @@ TEST(Prometheus, TargetDownAndDaemonDownGoPendingWhenTheyDie) {
       << prometheus.api("alerts").dump(1);
 }
 
+// Prometheus sends the burn alerts of "impossible" to a real Alertmanager running
+// deploy/alertmanager/alertmanager.yml: the pages reach the receiver "page", the tickets of the
+// same SLA are inhibited while it pages.
+TEST(Prometheus, AlertmanagerRoutesPagesAndInhibitsTheTicketsOfAPagingSla) {
+  AlertmanagerProcess alertmanager(std::filesystem::path(CHAOSD_SOURCE_DIR) /
+                                   "deploy/alertmanager/alertmanager.yml");
+  RedisServer redis;
+  DaemonProcess daemon(daemon_config(redis));
+  auto options = prometheus_options(daemon);
+  options.alertmanagers = {alertmanager.address()};
+  PrometheusProcess prometheus(options);
+
+  struct Seen {
+    int pages_active = 0, tickets_inhibited = 0, other = 0;
+  };
+  auto seen_now = [&] {
+    Seen seen;
+    auto alerts = alertmanager.alerts();
+    if (!alerts.is_array()) return seen;
+    for (const auto& alert : alerts) {
+      const auto& labels = alert["labels"];
+      if (labels.value("alertname", "") != "RedisChaosdSlaErrorBudgetBurn" ||
+          labels.value("sla", "") != "impossible") {
+        continue;
+      }
+      std::string receiver =
+          alert["receivers"].empty() ? "" : alert["receivers"][0].value("name", "");
+      std::string state = alert["status"].value("state", "");
+      bool inhibited = !alert["status"]["inhibitedBy"].empty();
+      if (labels.value("severity", "") == "page" && receiver == "page" && state == "active") {
+        ++seen.pages_active;
+      } else if (labels.value("severity", "") == "ticket" && receiver == "ticket" &&
+                 state == "suppressed" && inhibited) {
+        ++seen.tickets_inhibited;
+      } else {
+        ++seen.other;
+      }
+    }
+    return seen;
+  };
+  Seen seen;
+  bool routed = eventually(
+      [&] {
+        seen = seen_now();
+        return seen.pages_active == 2 && seen.tickets_inhibited == 2;
+      },
+      45s);
+  EXPECT_TRUE(routed) << "pages active: " << seen.pages_active
+                      << ", tickets inhibited: " << seen.tickets_inhibited
+                      << ", other: " << seen.other << "\n"
+                      << alertmanager.alerts().dump(1) << "\nprometheus alerts:\n"
+                      << prometheus.api("alerts").dump(1);
+  EXPECT_EQ(seen.other, 0);
+}
+
 }  // namespace
 }  // namespace chaosd::test

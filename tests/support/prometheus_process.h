@@ -21,7 +21,8 @@ class PrometheusProcess {
     std::string job = "redis-chaosd";
     std::vector<std::string> targets;  // host:port scraped at /metrics
     std::vector<std::filesystem::path> rule_files;
-    std::string interval = "1s";  // scrape and rule evaluation interval
+    std::string interval = "1s";             // scrape and rule evaluation interval
+    std::vector<std::string> alertmanagers;  // host:port
   };
 
   /// Writes prometheus.yml, starts Prometheus and waits until /-/ready answers 200. Throws
@@ -44,6 +45,28 @@ class PrometheusProcess {
 
  private:
   TempDir dir_{"chaosd-prometheus"};
+  int port_ = 0;
+  pid_t pid_ = -1;
+};
+
+class AlertmanagerProcess {
+ public:
+  /// Starts prometheus-alertmanager with `config_file` (clustering off) and waits until /-/ready
+  /// answers 200. Throws std::runtime_error (with the log) if it does not within 20 s.
+  explicit AlertmanagerProcess(const std::filesystem::path& config_file);
+  /// SIGTERM, at most 10 s to exit, then SIGKILL.
+  ~AlertmanagerProcess();
+  AlertmanagerProcess(const AlertmanagerProcess&) = delete;
+  AlertmanagerProcess& operator=(const AlertmanagerProcess&) = delete;
+
+  int port() const { return port_; }
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+  std::string log() const;
+  /// GET /api/v2/alerts (active, silenced and inhibited); a json null if nothing answered.
+  nlohmann::json alerts() const;
+
+ private:
+  TempDir dir_{"chaosd-alertmanager"};
   int port_ = 0;
   pid_t pid_ = -1;
 };
