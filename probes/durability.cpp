@@ -6,6 +6,7 @@
 #include "config/params.h"
 #include "daemon/redis/info.h"
 #include "probes/probe_keys.h"
+#include "probes/probe_util.h"
 
 namespace chaosd {
 namespace asio = boost::asio;
@@ -21,15 +22,6 @@ constexpr auto kReplicaPoll = std::chrono::milliseconds(10);
 using Values = std::vector<std::optional<std::string>>;
 
 Error cancelled_error() { return Error{ErrorCode::cancelled, "cancelled"}; }
-
-SteadyTime::duration to_steady(Duration d) {
-  return std::chrono::duration_cast<SteadyTime::duration>(d);
-}
-
-std::string to_ms(Duration d) {
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
-  return std::to_string(std::max<int64_t>(ms, 1));
-}
 
 // The value of each of `keys` (nullopt when missing), in pipelines of kBatch GETs. `readonly`
 // prefixes each pipeline with READONLY (a cluster replica answers MOVED without it; the

@@ -7,6 +7,7 @@
 
 #include "config/params.h"
 #include "probes/probe_keys.h"
+#include "probes/probe_util.h"
 
 namespace chaosd {
 namespace asio = boost::asio;
@@ -22,22 +23,6 @@ const std::vector<std::string> kMeasurements = {
 
 bool is_oom(const Error& e) {
   return e.code == ErrorCode::redis_error && e.message.rfind("OOM", 0) == 0;
-}
-
-std::string to_ms(Duration d) {
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
-  return std::to_string(std::max<int64_t>(ms, 1));
-}
-
-SteadyTime::duration to_steady(Duration d) {
-  return std::chrono::duration_cast<SteadyTime::duration>(d);
-}
-
-// Nearest-rank 99th percentile.
-double p99(std::vector<double> values) {
-  std::sort(values.begin(), values.end());
-  auto rank = static_cast<size_t>(std::ceil(0.99 * static_cast<double>(values.size())));
-  return values[std::max<size_t>(rank, 1) - 1];
 }
 
 }  // namespace

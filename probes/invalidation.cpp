@@ -10,6 +10,7 @@
 
 #include "config/params.h"
 #include "probes/probe_keys.h"
+#include "probes/probe_util.h"
 
 namespace chaosd {
 namespace asio = boost::asio;
@@ -18,26 +19,6 @@ using std::chrono::steady_clock;
 namespace {
 
 constexpr const char* kInitialValue = "v0";
-
-std::string to_ms(Duration d) {
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
-  return std::to_string(std::max<int64_t>(ms, 1));
-}
-
-SteadyTime::duration to_steady(Duration d) {
-  return std::chrono::duration_cast<SteadyTime::duration>(d);
-}
-
-// Nearest-rank 99th percentile (the maximum below 100 values).
-double p99(std::vector<double> values) {
-  std::sort(values.begin(), values.end());
-  auto rank = static_cast<size_t>(std::ceil(0.99 * static_cast<double>(values.size())));
-  return values[std::max<size_t>(rank, 1) - 1];
-}
-
-bool cancelled(const asio::cancellation_state& state) {
-  return state.cancelled() != asio::cancellation_type::none;
-}
 
 // Detaches the services from a round on every way out of it, cancellation included: the round
 // lives in the frame that is going away.

@@ -4,6 +4,8 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "probes/probe_util.h"
+
 namespace chaosd {
 namespace asio = boost::asio;
 using std::chrono::steady_clock;
@@ -11,10 +13,6 @@ using std::chrono::steady_clock;
 namespace {
 
 constexpr const char* kInvalidationChannel = "__redis__:invalidate";
-
-bool cancelled(const asio::cancellation_state& state) {
-  return state.cancelled() != asio::cancellation_type::none;
-}
 
 }  // namespace
 

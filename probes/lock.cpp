@@ -10,6 +10,7 @@
 
 #include "config/params.h"
 #include "probes/probe_keys.h"
+#include "probes/probe_util.h"
 
 namespace chaosd {
 namespace asio = boost::asio;
@@ -27,18 +28,6 @@ constexpr const char* kAcquireScript =
 constexpr const char* kReleaseScript =
     "if redis.call('get',KEYS[1])==ARGV[1] then return redis.call('del',KEYS[1]) else return 0 "
     "end";
-
-std::string milliseconds_of(Duration d) {
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
-  return std::to_string(std::max<int64_t>(1, ms));
-}
-
-// Nearest-rank p99 of a non-empty sample.
-double p99(std::vector<double> values) {
-  const size_t rank = (values.size() * 99 + 99) / 100;  // ceil(0.99 n), at least 1
-  std::nth_element(values.begin(), values.begin() + static_cast<ptrdiff_t>(rank - 1), values.end());
-  return values[rank - 1];
-}
 
 // What every coroutine of one run shares. Lives in LockProbe::run's frame, which outlives them.
 struct RunState {
@@ -337,10 +326,10 @@ asio::awaitable<ProbeResult> LockProbe::run(ProbeContext& ctx) {
   }
 
   RunState run{ctx, p, random_};
-  run.lease_ms = milliseconds_of(p.lease);
+  run.lease_ms = to_ms(p.lease);
   // Fences must outlive every lock of the run so that they keep increasing; still, a TTL.
   run.fence_ttl_ms =
-      milliseconds_of(p.duration + p.acquire_timeout * 4 + p.lease * 4 + std::chrono::minutes(1));
+      to_ms(p.duration + p.acquire_timeout * 4 + p.lease * 4 + std::chrono::minutes(1));
   run.token_prefix = std::to_string(++run_number_) + ":" + std::to_string(random_()) + ":";
 
   Contention contention;

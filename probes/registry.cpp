@@ -17,18 +17,10 @@ namespace chaosd {
 
 const std::vector<ProbeType>& probe_types() {
   static const std::vector<ProbeType> kTypes = {
-      collision_probe_type(),
-      durability_probe_type(),
-      eviction_probe_type(),
-      invalidation_probe_type(),
-      latency_probe_type(),
-      lock_probe_type(),
-      replication_probe_type(),
-      reshard_probe_type(),
-      serialization_probe_type(),
-      stampede_probe_type(),
-      ttl_probe_type(),
-      warming_probe_type(),
+      collision_probe_type(),    durability_probe_type(), eviction_probe_type(),
+      invalidation_probe_type(), latency_probe_type(),    lock_probe_type(),
+      replication_probe_type(),  reshard_probe_type(),    serialization_probe_type(),
+      stampede_probe_type(),     ttl_probe_type(),        warming_probe_type(),
   };
   return kTypes;
 }

@@ -13,6 +13,7 @@
 #include "daemon/redis/crc16.h"
 #include "daemon/redis/slot_migration.h"
 #include "probes/probe_keys.h"
+#include "probes/probe_util.h"
 
 namespace chaosd {
 namespace asio = boost::asio;
@@ -23,11 +24,6 @@ namespace {
 constexpr size_t kBatch = 500;  // GETs per read-back pipeline, keys per UNLINK
 constexpr const char* kMeasurements[] = {"unavailability_seconds", "acked_readable_ratio",
                                          "throughput_degradation_ratio", "slots_moved_total"};
-
-std::string to_ms(Duration d) {
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
-  return std::to_string(std::max<int64_t>(ms, 1));
-}
 
 std::vector<ClusterEndpoint> seeds_of(const TargetConfig& target) {
   std::vector<ClusterEndpoint> seeds;

@@ -11,6 +11,7 @@
 
 #include "config/params.h"
 #include "probes/probe_keys.h"
+#include "probes/probe_util.h"
 #include "probes/serialization_documents.h"
 
 namespace chaosd {
@@ -34,13 +35,6 @@ std::string size_label(size_t size) {
   if (size >= (1u << 20) && size % (1u << 20) == 0) return std::to_string(size >> 20) + "MiB";
   if (size >= 1024 && size % 1024 == 0) return std::to_string(size >> 10) + "KiB";
   return std::to_string(size) + "B";
-}
-
-// Nearest-rank 99th percentile.
-double p99(std::vector<double> values) {
-  std::sort(values.begin(), values.end());
-  auto rank = static_cast<size_t>(std::ceil(0.99 * static_cast<double>(values.size())));
-  return values[std::max<size_t>(rank, 1) - 1];
 }
 
 double median(std::vector<double> values) {

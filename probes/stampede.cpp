@@ -13,6 +13,7 @@
 
 #include "config/params.h"
 #include "probes/probe_keys.h"
+#include "probes/probe_util.h"
 
 namespace chaosd {
 namespace asio = boost::asio;
@@ -27,26 +28,6 @@ constexpr const char* kReleaseScript =
     "return 0";
 // The recompute counter only has to outlive one run.
 constexpr const char* kCounterTtlMs = "60000";
-
-std::string to_ms(Duration d) {
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
-  return std::to_string(std::max<int64_t>(ms, 1));
-}
-
-SteadyTime::duration to_steady(Duration d) {
-  return std::chrono::duration_cast<SteadyTime::duration>(d);
-}
-
-// Nearest-rank 99th percentile.
-double p99(std::vector<double> values) {
-  std::sort(values.begin(), values.end());
-  auto rank = static_cast<size_t>(std::ceil(0.99 * static_cast<double>(values.size())));
-  return values[std::max<size_t>(rank, 1) - 1];
-}
-
-bool cancelled(const asio::cancellation_state& state) {
-  return state.cancelled() != asio::cancellation_type::none;
-}
 
 }  // namespace
 

@@ -5,17 +5,13 @@
 
 #include "config/params.h"
 #include "probes/probe_keys.h"
+#include "probes/probe_util.h"
 
 namespace chaosd {
 namespace asio = boost::asio;
 using std::chrono::steady_clock;
 
 namespace {
-
-std::string to_ms(Duration d) {
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
-  return std::to_string(std::max<int64_t>(ms, 1));
-}
 
 double median(std::vector<double> values) {
   std::sort(values.begin(), values.end());

@@ -309,13 +309,7 @@ TEST(DurabilityProbe, ACancelledRunStopsPromptlyAndLeavesNoKeys) {
 }
 
 void expect_rejected(const std::string& params, const std::string& key_path) {
-  auto config = durability_config(params);
-  try {
-    durability_probe_type().create(config, "probes[0].params");
-    ADD_FAILURE() << params << " was accepted";
-  } catch (const ConfigError& e) {
-    EXPECT_EQ(e.key_path(), key_path) << e.what();
-  }
+  test::expect_params_rejected(durability_config(params), key_path);
 }
 
 TEST(DurabilityProbe, RejectsBadParamsNamingTheKey) {

@@ -219,13 +219,7 @@ TEST(EvictionProbe, ACancelledRunStopsAndLeavesNoKeys) {
 }
 
 void expect_rejected(const std::string& params, const std::string& key_path) {
-  auto config = eviction_config(params);
-  try {
-    eviction_probe_type().create(config, "probes[0].params");
-    ADD_FAILURE() << params << " was accepted";
-  } catch (const ConfigError& e) {
-    EXPECT_EQ(e.key_path(), key_path) << e.what();
-  }
+  test::expect_params_rejected(eviction_config(params), key_path);
 }
 
 TEST(EvictionProbe, RejectsBadParamsNamingTheKey) {

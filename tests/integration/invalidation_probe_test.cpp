@@ -282,13 +282,7 @@ TEST(InvalidationProbe, OneServiceAndOneLevelMarkTheirScenariosNotApplicable) {
 }
 
 void expect_rejected(const std::string& params, const std::string& key_path) {
-  auto config = invalidation_config(params);
-  try {
-    invalidation_probe_type().create(config, "probes[0].params");
-    ADD_FAILURE() << params << " was accepted";
-  } catch (const ConfigError& e) {
-    EXPECT_EQ(e.key_path(), key_path) << e.what();
-  }
+  test::expect_params_rejected(invalidation_config(params), key_path);
 }
 
 TEST(InvalidationProbe, RejectsBadParamsNamingTheKey) {

@@ -199,13 +199,7 @@ TEST(WarmingProbe, ACancelledRunStopsAndLeavesNoKeys) {
 }
 
 void expect_rejected(const std::string& params, const std::string& key_path) {
-  auto config = warming_config(params);
-  try {
-    warming_probe_type().create(config, "probes[0].params");
-    ADD_FAILURE() << params << " was accepted";
-  } catch (const ConfigError& e) {
-    EXPECT_EQ(e.key_path(), key_path) << e.what();
-  }
+  test::expect_params_rejected(warming_config(params), key_path);
 }
 
 TEST(WarmingProbe, RejectsBadParamsNamingTheKey) {

@@ -1,5 +1,7 @@
 #include "tests/support/probe_harness.h"
 
+#include <gtest/gtest.h>
+
 #include <boost/asio.hpp>
 
 #include "probes/registry.h"
@@ -57,6 +59,17 @@ std::optional<double> measured(const ProbeResult& result, const std::string& nam
     if (m.name == name && m.subject == subject && m.applicable()) return m.value;
   }
   return std::nullopt;
+}
+
+void expect_params_rejected(const ProbeConfig& config, const std::string& key_path) {
+  const ProbeType* type = find_probe_type(config.type);
+  ASSERT_NE(type, nullptr) << config.type;
+  try {
+    type->create(config, "probes[0].params");
+    ADD_FAILURE() << config.type << " params " << config.params << " were accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(e.key_path(), key_path) << e.what();
+  }
 }
 
 bool not_applicable(const ProbeResult& result, const std::string& name) {

@@ -23,6 +23,9 @@ std::optional<double> measured(const ProbeResult& result, const std::string& nam
 /// The same, for the measurement about `subject` (a replica, a region).
 std::optional<double> measured(const ProbeResult& result, const std::string& name,
                                const std::string& subject);
+/// Expects the registry factory of config.type to refuse `config` with a ConfigError naming
+/// `key_path` (e.g. "probes[0].params.readers").
+void expect_params_rejected(const ProbeConfig& config, const std::string& key_path);
 /// True when `name` is reported as not applicable (with a reason).
 bool not_applicable(const ProbeResult& result, const std::string& name);
 std::string first_error(const ProbeRun& run);
