@@ -67,6 +67,22 @@ struct LabConfig {
   Duration region_c_latency = std::chrono::milliseconds(60);
 };
 
+/// [chaos]: the chaos engine (chaos/, docs/chaos.md). Off unless enabled = true; faults only on
+/// targets with chaos_allowed = true; every mutating HTTP call needs the bearer token.
+struct ChaosConfig {
+  bool enabled = false;
+  std::string token_file;    // where the token was read from (empty: env var, or generated)
+  std::string token;         // resolved at load time; never printed or logged (except generated)
+  std::string token_source;  // "token_file", "env REDIS_CHAOSD_TOKEN", "generated", "" (none)
+  int max_active_faults = 1;
+  Duration max_fault_duration = std::chrono::hours(1);
+  std::optional<Duration> deadman;  // deadman_seconds: no heartbeat for this long halts chaos
+  SourceLocation where;
+};
+
+/// The env var that holds the chaos token when [chaos] token_file is not set.
+inline constexpr const char* kChaosTokenEnv = "REDIS_CHAOSD_TOKEN";
+
 struct DaemonConfig {
   std::string listen = "127.0.0.1:9490";  // host:port of the HTTP server
   std::string log_level = "info";         // trace, debug, info, warn, error, critical, off
@@ -137,6 +153,7 @@ struct Config {
   std::string source_file;  // path it was loaded from ("<embedded>" for built-ins)
   DaemonConfig daemon;
   LabConfig lab;
+  ChaosConfig chaos;
   std::vector<TargetConfig> targets;
   std::vector<ProbeConfig> probes;
   std::vector<SlaConfig> slas;  // only the [[sla]] tables; probe defaults are added by the daemon

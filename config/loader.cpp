@@ -113,6 +113,7 @@ class Loader {
     TableReader root(document, "", file_);
     std::optional<TableReader> daemon = root.get_table("daemon");
     std::optional<TableReader> lab = root.get_table("lab");
+    std::optional<TableReader> chaos = root.get_table("chaos");
     std::vector<TableReader> targets = root.get_table_array("targets");
     std::vector<TableReader> probes = root.get_table_array("probes");
     std::vector<TableReader> slas = root.get_table_array("sla");
@@ -121,6 +122,7 @@ class Loader {
     config_.source_file = file_;
     if (daemon) read_daemon(*daemon);
     if (lab) read_lab(*lab);
+    if (chaos) read_chaos(*chaos);
     for (TableReader& target : targets) config_.targets.push_back(read_target(target));
     if (config_.targets.empty()) {
       root.fail("targets",
@@ -317,6 +319,53 @@ class Loader {
       target.where = table.where();
       target_names_.insert({topology, target.where});
       config_.targets.push_back(std::move(target));
+    }
+  }
+
+  // The token is resolved here so that a chaos-enabled config without one fails at load time
+  // (the lab alone may go without: the daemon generates one at start and logs it).
+  void read_chaos(TableReader& table) {
+    table.expect_only(
+        {"enabled", "token_file", "max_active_faults", "max_fault_duration", "deadman_seconds"});
+    ChaosConfig& chaos = config_.chaos;
+    chaos.where = table.where();
+    assign(table.get_bool("enabled"), chaos.enabled);
+    if (std::optional<std::string> file = table.get_string("token_file")) {
+      chaos.token_file = *file;
+      std::ifstream in(*file, std::ios::binary);
+      if (!in) {
+        table.fail("token_file", "cannot read " + in_quotes(*file) + " (" +
+                                     std::string(std::strerror(errno)) +
+                                     "); write the token into it (e.g. openssl rand -hex 32)");
+      }
+      std::ostringstream text;
+      text << in.rdbuf();
+      std::string token = text.str();
+      while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back()))) {
+        token.pop_back();
+      }
+      if (token.size() < 16 || token.find_first_of(" \t\r\n") != std::string::npos) {
+        table.fail("token_file", in_quotes(*file) +
+                                     " must hold one token of at least 16 characters without "
+                                     "spaces (e.g. openssl rand -hex 32)");
+      }
+      chaos.token = token;
+      chaos.token_source = "token_file";
+    } else if (const char* env = std::getenv(kChaosTokenEnv); env != nullptr && *env != '\0') {
+      chaos.token = env;
+      chaos.token_source = std::string("env ") + kChaosTokenEnv;
+    }
+    assign(table.get_int("max_active_faults", 1, 100), chaos.max_active_faults);
+    assign(
+        table.get_duration("max_fault_duration", std::chrono::seconds(1), std::chrono::hours(24)),
+        chaos.max_fault_duration);
+    if (std::optional<int64_t> deadman = table.get_int("deadman_seconds", 1, 86400)) {
+      chaos.deadman = std::chrono::seconds(*deadman);
+    }
+    if (chaos.enabled && chaos.token.empty() && !config_.lab.enabled) {
+      table.fail("enabled",
+                 std::string("chaos is enabled but there is no token for the HTTP API; ") +
+                     "set token_file = \"/etc/redis-chaosd/token\" or export " + kChaosTokenEnv);
     }
   }
 

@@ -85,6 +85,21 @@ void print_lab(std::ostream& out, const LabConfig& lab) {
   line(out, "region_c_latency", toml_duration(lab.region_c_latency));
 }
 
+void print_chaos(std::ostream& out, const ChaosConfig& chaos) {
+  out << "\n[chaos]\n";
+  line(out, "enabled", toml_bool(chaos.enabled));
+  if (!chaos.token_file.empty()) line(out, "token_file", toml_string(chaos.token_file));
+  if (!chaos.token.empty()) {
+    out << "# token: <redacted> (from " << chaos.token_source << "; never printed)\n";
+  }
+  line(out, "max_active_faults", std::to_string(chaos.max_active_faults));
+  line(out, "max_fault_duration", toml_duration(chaos.max_fault_duration));
+  if (chaos.deadman) {
+    line(out, "deadman_seconds",
+         std::to_string(std::chrono::duration_cast<std::chrono::seconds>(*chaos.deadman).count()));
+  }
+}
+
 void print_target(std::ostream& out, const TargetConfig& target) {
   out << "\n[[targets]]\n";
   line(out, "name", toml_string(target.name));
@@ -144,6 +159,7 @@ std::string print_config(const Config& config) {
       << ", defaults filled in.\n\n";
   print_daemon(out, config.daemon);
   if (config.lab.enabled) print_lab(out, config.lab);
+  print_chaos(out, config.chaos);
   // Lab targets come from [lab]; printing them as [[targets]] would not load again.
   for (const TargetConfig& target : config.targets) {
     if (!target.lab) print_target(out, target);
