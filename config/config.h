@@ -149,6 +149,21 @@ struct SlaConfig {
   SourceLocation where;
 };
 
+/// [[experiments]]: a fault on a schedule or on demand (docs/chaos.md). The fault's params are
+/// validated by the fault registry at start (daemon/experiments.h), abort_on against the SLAs.
+struct ExperimentConfig {
+  std::string name;   // unique
+  std::string fault;  // a fault type of chaos/registry.cpp
+  std::string target;
+  std::string node;  // empty: the target's primary
+  Duration duration = std::chrono::seconds(30);
+  std::optional<Duration> interval;   // trigger = "interval"; nullopt: on demand only
+  std::vector<std::string> abort_on;  // SLA names: a breach while the fault is on reverts it
+  bool dry_run = false;               // record verdicts, inject nothing
+  toml::table params;                 // moved, not copied (positions for errors)
+  SourceLocation where;
+};
+
 struct Config {
   std::string source_file;  // path it was loaded from ("<embedded>" for built-ins)
   DaemonConfig daemon;
@@ -157,6 +172,7 @@ struct Config {
   std::vector<TargetConfig> targets;
   std::vector<ProbeConfig> probes;
   std::vector<SlaConfig> slas;  // only the [[sla]] tables; probe defaults are added by the daemon
+  std::vector<ExperimentConfig> experiments;
 
   const TargetConfig* find_target(std::string_view name) const;
   TargetConfig* find_target(std::string_view name);

@@ -117,6 +117,7 @@ class Loader {
     std::vector<TableReader> targets = root.get_table_array("targets");
     std::vector<TableReader> probes = root.get_table_array("probes");
     std::vector<TableReader> slas = root.get_table_array("sla");
+    std::vector<TableReader> experiments = root.get_table_array("experiments");
     root.finish();
 
     config_.source_file = file_;
@@ -131,6 +132,9 @@ class Loader {
     }
     for (TableReader& probe : probes) config_.probes.push_back(read_probe(probe));
     for (TableReader& sla : slas) config_.slas.push_back(read_sla(sla));
+    for (TableReader& experiment : experiments) {
+      config_.experiments.push_back(read_experiment(experiment));
+    }
     return std::move(config_);
   }
 
@@ -369,6 +373,52 @@ class Loader {
     }
   }
 
+  // The fault's params and the abort_on SLA names are checked by the daemon at start
+  // (validate_experiments): the fault registry and the default SLAs live outside the config.
+  ExperimentConfig read_experiment(TableReader& table) {
+    table.expect_only({"name", "fault", "target", "node", "params", "duration", "trigger",
+                       "interval", "abort_on", "dry_run"});
+    ExperimentConfig experiment;
+    experiment.where = table.where();
+    experiment.name = table.require_string("name", "\"squeeze-memory\"");
+    check_name(table, "name", experiment.name, experiment_names_, "[[experiments]]");
+    experiment.fault = table.require_string("fault", "\"memory_pressure\"");
+    if (!is_identifier(experiment.fault)) {
+      table.fail("fault", in_quotes(experiment.fault) + " is not a fault type name");
+    }
+    experiment.target = table.require_string("target", "\"main\"");
+    const TargetConfig* target = config_.find_target(experiment.target);
+    if (target == nullptr) {
+      table.fail("target", "no target named " + in_quotes(experiment.target) +
+                               "; known targets: " + join_names(names_of(config_.targets)));
+    }
+    if (!target->chaos_allowed) {
+      table.fail("target", "target " + in_quotes(experiment.target) +
+                               " does not allow chaos; set chaos_allowed = true on it");
+    }
+    if (!config_.chaos.enabled) {
+      table.fail("fault", "experiments need the chaos engine; add [chaos] enabled = true");
+    }
+    assign(table.get_string("node"), experiment.node);
+    assign(table.get_duration("duration", kPositive, config_.chaos.max_fault_duration),
+           experiment.duration);
+    std::string trigger = table.get_choice("trigger", {"interval", "on_demand"})
+                              .value_or(table.find("interval") ? "interval" : "on_demand");
+    std::optional<Duration> interval =
+        table.get_duration("interval", std::chrono::seconds(1), kNoLimit);
+    if (trigger == "interval" && !interval) {
+      table.fail_missing("interval", "trigger = \"interval\" needs interval = \"10m\"");
+    }
+    if (trigger == "on_demand" && interval) {
+      table.fail("interval", "an on_demand experiment has no interval; remove it");
+    }
+    experiment.interval = interval;
+    assign(table.get_string_array("abort_on"), experiment.abort_on);
+    assign(table.get_bool("dry_run"), experiment.dry_run);
+    assign(table.take_table("params"), experiment.params);
+    return experiment;
+  }
+
   static void read_password(TableReader& table, TargetConfig& target) {
     std::optional<std::string> password = table.get_string("password");
     std::optional<std::string> env = table.get_string("password_env");
@@ -561,6 +611,7 @@ class Loader {
   std::map<std::string, SourceLocation> target_names_;
   std::map<std::string, SourceLocation> probe_names_;
   std::map<std::string, SourceLocation> sla_names_;
+  std::map<std::string, SourceLocation> experiment_names_;
 };
 
 }  // namespace

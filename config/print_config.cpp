@@ -151,6 +151,24 @@ void print_sla(std::ostream& out, const SlaConfig& sla) {
   if (!sla.description.empty()) line(out, "description", toml_string(sla.description));
 }
 
+void print_experiment(std::ostream& out, const ExperimentConfig& experiment) {
+  out << "\n[[experiments]]\n";
+  line(out, "name", toml_string(experiment.name));
+  line(out, "fault", toml_string(experiment.fault));
+  line(out, "target", toml_string(experiment.target));
+  if (!experiment.node.empty()) line(out, "node", toml_string(experiment.node));
+  line(out, "duration", toml_duration(experiment.duration));
+  line(out, "trigger", toml_string(experiment.interval ? "interval" : "on_demand"));
+  if (experiment.interval) line(out, "interval", toml_duration(*experiment.interval));
+  std::string names = "[";
+  for (size_t i = 0; i < experiment.abort_on.size(); ++i) {
+    names += (i ? ", " : "") + toml_string(experiment.abort_on[i]);
+  }
+  line(out, "abort_on", names + "]");
+  line(out, "dry_run", toml_bool(experiment.dry_run));
+  if (!experiment.params.empty()) out << toml_params(experiment.params) << "\n";
+}
+
 }  // namespace
 
 std::string print_config(const Config& config) {
@@ -166,6 +184,7 @@ std::string print_config(const Config& config) {
   }
   for (const ProbeConfig& probe : config.probes) print_probe(out, probe);
   for (const SlaConfig& sla : config.slas) print_sla(out, sla);
+  for (const ExperimentConfig& experiment : config.experiments) print_experiment(out, experiment);
   return out.str();
 }
 

@@ -16,6 +16,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -25,6 +26,7 @@
 #include "config/config.h"
 #include "daemon/http/http_server.h"
 #include "daemon/metrics/metrics.h"
+#include "daemon/sla/sla_engine.h"
 
 namespace chaosd {
 
@@ -34,7 +36,7 @@ class FaultProxy;
 class ChaosService {
  public:
   ChaosService(boost::asio::any_io_executor executor, const Config& config, Lab* lab,
-               FaultProxy* proxy, Metrics& metrics);
+               FaultProxy* proxy, Metrics& metrics, const SlaEngine& sla);
   ~ChaosService();
   ChaosService(const ChaosService&) = delete;
   ChaosService& operator=(const ChaosService&) = delete;
@@ -54,6 +56,11 @@ class ChaosService {
   /// SIGTERM/SIGINT: halts and reverts every fault before the daemon exits.
   boost::asio::awaitable<void> halt_for_shutdown(std::string reason);
 
+  /// Starts the interval triggers of [[experiments]] (after reconcile).
+  void start_experiments();
+  /// POST /api/v1/experiments/{name}/run: 202 with the run id; the run goes on in the background.
+  ApiReply run_experiment(const std::string& name, const ApiCaller& caller);
+
   /// Every second from the daemon's beat: the dead-man switch and the fault_active gauges.
   void tick();
   /// {"enabled","halted","halt_reason","active":[...],"recent":[...],...} for GET /api/v1/faults.
@@ -63,6 +70,16 @@ class ChaosService {
 
  private:
   class LabNodes;
+  struct Run;
+  std::shared_ptr<Run> start_run(const ExperimentConfig& experiment, const std::string& trigger);
+  boost::asio::awaitable<void> execute(std::shared_ptr<Run> run);
+  boost::asio::awaitable<void> trigger_loop(std::string name, Duration interval);
+  /// Per relevant SLA: met now, and good/bad event totals.
+  nlohmann::json sla_verdicts(const ExperimentConfig& experiment) const;
+  /// Every watched SLA that was met before the run is met again, with a good last event.
+  bool all_met(const ExperimentConfig& experiment, const nlohmann::json& before) const;
+  std::string breached(const ExperimentConfig& experiment) const;
+  const ExperimentConfig* find_experiment(const std::string& name) const;
   Result<FaultContext> context_for(const TargetConfig& target, const std::string& node) const;
   Result<FaultContext> context_for_record(const JournalEntry& entry) const;
   void on_journal(const JournalEntry& entry);
@@ -85,6 +102,15 @@ class ChaosService {
   std::deque<nlohmann::json> recent_;                                         // newest first
   std::map<std::string, std::pair<std::string, std::string>> active_series_;  // id -> fault,target
   std::function<void()> changed_;
+  const SlaEngine& sla_;
+  const std::vector<ExperimentConfig> experiments_;      // as at start, like chaos_
+  std::map<std::string, std::shared_ptr<Run>> running_;  // experiment -> its run in progress
+  std::deque<std::shared_ptr<Run>> runs_;                // newest first, bounded
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
+
+/// Checks what the loader cannot: each experiment's fault type and params (through the fault
+/// registry) and its abort_on SLA names (defaults included). Throws ConfigError.
+void validate_experiments(const Config& config);
 
 }  // namespace chaosd

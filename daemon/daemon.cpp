@@ -68,6 +68,7 @@ int Daemon::run() {
     return 1;
   }
   start_components();
+  chaos_->start_experiments();
   watch_signals();
   beat();
   io_.restart();
@@ -101,8 +102,8 @@ Status Daemon::start_lab() {
 // The journal, then reconcile, before any probe starts: a fault left behind by a crashed run is
 // reverted before anything is measured.
 Status Daemon::start_chaos() {
-  chaos_ =
-      std::make_unique<ChaosService>(io_.get_executor(), config_, lab_.get(), &proxy_, metrics_);
+  chaos_ = std::make_unique<ChaosService>(io_.get_executor(), config_, lab_.get(), &proxy_,
+                                          metrics_, sla_);
   chaos_->on_change([this] { publish_snapshot(); });
   if (Status opened = chaos_->open(); !opened) return opened;
   auto done = std::make_shared<bool>(false);
@@ -163,6 +164,10 @@ asio::awaitable<ApiReply> ready(ApiReply reply) { co_return reply; }
 
 ApiReply Daemon::resume_chaos(const ApiCaller& caller) {
   return call_on_loop([this, caller] { return ready(chaos_->resume(caller)); });
+}
+
+ApiReply Daemon::run_experiment(const std::string& name, const ApiCaller& caller) {
+  return call_on_loop([this, name, caller] { return ready(chaos_->run_experiment(name, caller)); });
 }
 
 ApiReply Daemon::chaos_heartbeat(const ApiCaller& caller) {
@@ -247,6 +252,10 @@ asio::awaitable<void> Daemon::reload() {
   ProbeRegistryCatalog catalog;
   try {
     Config fresh = load_config_file(options_.config_path, &catalog);
+    validate_experiments(fresh);
+    if (fresh.experiments.size() != config_.experiments.size()) {
+      spdlog::warn("reload: [[experiments]] changed; they take effect after a restart");
+    }
     if (lab_) {
       if (fresh.lab.topologies != config_.lab.topologies) {
         spdlog::warn("reload: lab topologies changed; the lab keeps running as started");

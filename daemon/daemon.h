@@ -55,6 +55,7 @@ class Daemon final : public DaemonControl {
   ApiReply halt_chaos(const std::string& reason, const ApiCaller& caller) override;
   ApiReply resume_chaos(const ApiCaller& caller) override;
   ApiReply chaos_heartbeat(const ApiCaller& caller) override;
+  ApiReply run_experiment(const std::string& name, const ApiCaller& caller) override;
 
  private:
   void start_components();

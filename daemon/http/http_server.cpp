@@ -216,6 +216,19 @@ void HttpServer::install_routes() {
     if (!authorize(control_, req, res)) return;
     send_reply(res, control_.chaos_heartbeat(caller_of(req)));
   });
+  s.Get("/api/v1/experiments", [this](const httplib::Request&, httplib::Response& res) {
+    auto chaos = control_.snapshot()->chaos;
+    send_json(res, 200, json{{"experiments", chaos.value("experiments", json::array())}});
+  });
+  s.Post(R"(/api/v1/experiments/([^/]+)/run)",
+         [this](const httplib::Request& req, httplib::Response& res) {
+           if (!authorize(control_, req, res)) return;
+           send_reply(res, control_.run_experiment(req.matches[1].str(), caller_of(req)));
+         });
+  s.Get("/api/v1/runs", [this](const httplib::Request&, httplib::Response& res) {
+    auto chaos = control_.snapshot()->chaos;
+    send_json(res, 200, json{{"runs", chaos.value("runs", json::array())}});
+  });
 
   s.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
     // Only fill in bodies for errors no handler already explained.

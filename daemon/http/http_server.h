@@ -50,6 +50,8 @@ class DaemonControl {
   virtual ApiReply halt_chaos(const std::string& reason, const ApiCaller& caller) = 0;
   virtual ApiReply resume_chaos(const ApiCaller& caller) = 0;
   virtual ApiReply chaos_heartbeat(const ApiCaller& caller) = 0;
+  /// POST /api/v1/experiments/{name}/run: 202 with the new run.
+  virtual ApiReply run_experiment(const std::string& name, const ApiCaller& caller) = 0;
 };
 
 /// Equal strings in time that depends only on their lengths (for tokens).

@@ -128,7 +128,12 @@ Metrics::Metrics()
                          .Name("redis_chaosd_chaos_reverts_total")
                          .Help("Fault reverts, by result (success or failure; a failure is "
                                "retried).")
-                         .Register(*registry_)) {
+                         .Register(*registry_)),
+      experiment_runs_(BuildCounter()
+                           .Name("redis_chaosd_experiment_runs_total")
+                           .Help("Experiment runs finished, by outcome (succeeded, aborted, "
+                                 "failed).")
+                           .Register(*registry_)) {
   build_info_.Add({{"version", kVersion}}).Set(1);
   set_chaos_state(false, false);
 }
@@ -280,6 +285,16 @@ void Metrics::record_injection(const std::string& fault, bool ok) {
 
 void Metrics::record_revert(const std::string& fault, bool ok) {
   chaos_reverts_.Add({{"fault", fault}, {"result", ok ? "success" : "failure"}}).Increment();
+}
+
+void Metrics::add_experiment(const std::string& experiment) {
+  for (const char* outcome : {"succeeded", "aborted", "failed"}) {
+    experiment_runs_.Add({{"experiment", experiment}, {"outcome", outcome}});
+  }
+}
+
+void Metrics::record_experiment_run(const std::string& experiment, const std::string& outcome) {
+  experiment_runs_.Add({{"experiment", experiment}, {"outcome", outcome}}).Increment();
 }
 
 }  // namespace chaosd

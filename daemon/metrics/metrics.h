@@ -51,6 +51,9 @@ class Metrics {
                         const std::string& experiment, bool active);
   void record_injection(const std::string& fault, bool ok);
   void record_revert(const std::string& fault, bool ok);
+  /// experiment_runs_total{experiment,outcome}: succeeded, aborted, failed start at 0.
+  void add_experiment(const std::string& experiment);
+  void record_experiment_run(const std::string& experiment, const std::string& outcome);
 
  private:
   struct SlaSeries;
@@ -79,6 +82,7 @@ class Metrics {
   prometheus::Family<prometheus::Gauge>& chaos_fault_active_;
   prometheus::Family<prometheus::Counter>& chaos_injections_;
   prometheus::Family<prometheus::Counter>& chaos_reverts_;
+  prometheus::Family<prometheus::Counter>& experiment_runs_;
   std::map<std::string, SlaRule> slas_;
 };
 

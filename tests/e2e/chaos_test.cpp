@@ -309,5 +309,159 @@ TEST(ChaosApi, NodeKillOnTheLabKillsTheNodeAndTheDeadlineRestartsIt) {
   EXPECT_TRUE(daemon.wait_for("/metrics", up, 10s)) << daemon.log();
 }
 
+// Experiments: "squeeze" on demand (watches the target's SLAs), "doomed" aborted by an SLA that
+// always breaches, "rehearsal" a dry run every second.
+std::string experiments_config(const RedisServer& redis, const TempDir& dir) {
+  return chaos_config(redis, dir) +
+         "[[sla]]\nname = \"always-breached\"\nprobe = \"latency\"\n"
+         "measurement = \"ping_latency_seconds\"\nthreshold = \"< 0\"\nobjective = 0.5\n"
+         "[[experiments]]\nname = \"squeeze\"\nfault = \"memory_pressure\"\ntarget = \"main\"\n"
+         "duration = \"2s\"\nparams = { maxmemory = \"8mb\" }\n"
+         "[[experiments]]\nname = \"doomed\"\nfault = \"memory_pressure\"\ntarget = \"main\"\n"
+         "duration = \"60s\"\nabort_on = [\"always-breached\"]\n"
+         "params = { maxmemory = \"8mb\" }\n"
+         "[[experiments]]\nname = \"rehearsal\"\nfault = \"memory_pressure\"\n"
+         "target = \"main\"\nduration = \"5s\"\ntrigger = \"interval\"\ninterval = \"1s\"\n"
+         "dry_run = true\nparams = { maxmemory = \"8mb\" }\n";
+}
+
+json find_run(const DaemonProcess& d, const std::string& id) {
+  auto runs = json::parse(http_get(d.port(), "/api/v1/runs").body, nullptr, false);
+  if (!runs.is_object()) return json();
+  for (const auto& run : runs["runs"]) {
+    if (run["id"] == id) return run;
+  }
+  return json();
+}
+
+bool finished(const json& run) {
+  return run.is_object() &&
+         (run["state"] == "succeeded" || run["state"] == "aborted" || run["state"] == "failed");
+}
+
+TEST(ChaosExperiments, OnDemandRunInjectsRevertsAndRecordsSlaVerdicts) {
+  RedisServer redis;
+  TempDir dir;
+  DaemonProcess daemon(experiments_config(redis, dir));
+  auto listed = json::parse(http_get(daemon.port(), "/api/v1/experiments").body);
+  ASSERT_EQ(listed["experiments"].size(), 3u) << listed;
+  EXPECT_EQ(listed["experiments"][0]["name"], "squeeze");
+  EXPECT_EQ(listed["experiments"][0]["trigger"], "on_demand");
+  EXPECT_EQ(listed["experiments"][0]["params"]["maxmemory"], "8mb");
+  EXPECT_EQ(metric(daemon, "redis_chaosd_experiment_runs_total",
+                   {"experiment=\"squeeze\"", "outcome=\"succeeded\""}),
+            0.0);
+
+  EXPECT_EQ(post(daemon, "/api/v1/experiments/squeeze/run", "", "").status, 401);
+  EXPECT_EQ(post(daemon, "/api/v1/experiments/nope/run", "").status, 404);
+  auto started = post(daemon, "/api/v1/experiments/squeeze/run", "");
+  ASSERT_EQ(started.status, 202) << started.body;
+  const std::string id = json::parse(started.body).at("id");
+  EXPECT_EQ(post(daemon, "/api/v1/experiments/squeeze/run", "").status, 409);  // running
+  // The fault is really on while the run is active.
+  bool squeezed = false;
+  for (int i = 0; i < 100 && !squeezed; ++i) {
+    squeezed = maxmemory(redis) == "8388608";
+    if (!squeezed) std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_TRUE(squeezed);
+  json run;
+  for (int i = 0; i < 200 && !finished(run); ++i) {
+    std::this_thread::sleep_for(100ms);
+    run = find_run(daemon, id);
+  }
+  ASSERT_TRUE(finished(run)) << run << daemon.log();
+  EXPECT_EQ(run["state"], "succeeded") << run;
+  EXPECT_EQ(maxmemory(redis), "0");
+  EXPECT_FALSE(run["fault_id"].get<std::string>().empty());
+  EXPECT_FALSE(run["injected_at"].is_null());
+  EXPECT_FALSE(run["reverted_at"].is_null());
+  // Verdicts of the target's SLAs before, during (with the events judged meanwhile) and after.
+  EXPECT_TRUE(run["slas"]["before"].contains("latency_availability_ratio")) << run;
+  EXPECT_TRUE(run["slas"]["during"]["latency_availability_ratio"].contains("good")) << run;
+  EXPECT_TRUE(run["slas"]["after"].contains("latency_availability_ratio")) << run;
+  EXPECT_EQ(metric(daemon, "redis_chaosd_experiment_runs_total",
+                   {"experiment=\"squeeze\"", "outcome=\"succeeded\""}),
+            1.0);
+  EXPECT_EQ(metric(daemon, "redis_chaosd_chaos_reverts_total",
+                   {"fault=\"memory_pressure\"", "result=\"success\""}),
+            1.0);
+}
+
+TEST(ChaosExperiments, AnAbortOnBreachRevertsBeforeTheDeadlineAndDryRunsInjectNothing) {
+  RedisServer redis;
+  TempDir dir;
+  DaemonProcess daemon(experiments_config(redis, dir));
+  // The always-breached SLA breaches with the first latency run.
+  ASSERT_TRUE(daemon.wait_for(
+      "/metrics",
+      [](const HttpReply& r) {
+        return metric_value(r.body, "redis_chaosd_sla_met", {"sla=\"always-breached\""}) == 0.0;
+      },
+      10s));
+  auto started = post(daemon, "/api/v1/experiments/doomed/run", "");
+  ASSERT_EQ(started.status, 202) << started.body;
+  const std::string id = json::parse(started.body).at("id");
+  json run;
+  for (int i = 0; i < 200 && !finished(run); ++i) {
+    std::this_thread::sleep_for(100ms);
+    run = find_run(daemon, id);
+  }
+  ASSERT_TRUE(finished(run)) << run << daemon.log();
+  // Aborted well before its 60 s deadline, and the server is back.
+  EXPECT_EQ(run["state"], "aborted") << run;
+  EXPECT_EQ(run["abort_reason"], "SLA always-breached breached");
+  EXPECT_EQ(maxmemory(redis), "0");
+  EXPECT_EQ(metric(daemon, "redis_chaosd_experiment_runs_total",
+                   {"experiment=\"doomed\"", "outcome=\"aborted\""}),
+            1.0);
+  // The dry run on its 1 s interval ran, injected nothing, and succeeded.
+  bool rehearsed = false;
+  for (int i = 0; i < 100 && !rehearsed; ++i) {
+    auto runs = json::parse(http_get(daemon.port(), "/api/v1/runs").body);
+    for (const auto& r : runs["runs"]) {
+      rehearsed = rehearsed || (r["experiment"] == "rehearsal" && r["state"] == "succeeded" &&
+                                r["trigger"] == "interval" && r["fault_id"] == "");
+    }
+    if (!rehearsed) std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_TRUE(rehearsed);
+  EXPECT_EQ(metric(daemon, "redis_chaosd_chaos_injections_total",
+                   {"fault=\"memory_pressure\"", "result=\"success\""}),
+            1.0);  // only doomed's
+  // A halt refuses runs.
+  ASSERT_EQ(post(daemon, "/api/v1/chaos/halt", R"({"reason":"freeze"})").status, 200);
+  EXPECT_EQ(post(daemon, "/api/v1/experiments/squeeze/run", "").status, 409);
+}
+
+TEST(ChaosExperiments, BadExperimentsAreConfigErrors) {
+  RedisServer redis;
+  TempDir dir;
+  auto check = [&](const std::string& experiment) {
+    auto file = dir.write("bad.toml", chaos_config(redis, dir) + experiment);
+    return run_program({CHAOSD_BINARY, "--check-config", "--config", file.string()});
+  };
+  auto unknown = check("[[experiments]]\nname = \"x\"\nfault = \"meteor\"\ntarget = \"main\"\n");
+  EXPECT_EQ(unknown.exit_code, 2);
+  EXPECT_NE(unknown.output.find("experiments[0].fault: unknown fault \"meteor\""),
+            std::string::npos)
+      << unknown.output;
+  auto param = check(
+      "[[experiments]]\nname = \"x\"\nfault = \"memory_pressure\"\ntarget = \"main\"\n"
+      "params = { maxmemory = \"8 parsecs\" }\n");
+  EXPECT_EQ(param.exit_code, 2);
+  EXPECT_NE(param.output.find("bad.toml:22:"), std::string::npos) << param.output;
+  EXPECT_NE(param.output.find("maxmemory"), std::string::npos) << param.output;
+  auto sla = check(
+      "[[experiments]]\nname = \"x\"\nfault = \"memory_pressure\"\ntarget = \"main\"\n"
+      "abort_on = [\"nope\"]\nparams = { maxmemory = \"8mb\" }\n");
+  EXPECT_EQ(sla.exit_code, 2);
+  EXPECT_NE(sla.output.find("no SLA named \"nope\""), std::string::npos) << sla.output;
+  auto guarded =
+      check("[[experiments]]\nname = \"x\"\nfault = \"memory_pressure\"\ntarget = \"guarded\"\n");
+  EXPECT_EQ(guarded.exit_code, 2);
+  EXPECT_NE(guarded.output.find("does not allow chaos"), std::string::npos) << guarded.output;
+}
+
 }  // namespace
 }  // namespace chaosd::test

@@ -335,7 +335,7 @@ TEST(LoadConfigErrors, ProbeTargetMustExist) {
   std::string two = with_target("[[targets]]\nname = \"b\"\naddress = \"h:2\"\n");
   EXPECT_TRUE(FailsWith(two + "[[probes]]\ntype = \"ttl\"\n", "test.toml:7:1", "probes[0].target",
                         "there are 2 targets (main, b)"));
-  EXPECT_TRUE(FailsWith(two + "[[probes]]\ntype = \"ttl\"\ntarget = \"c\"\n", "test.toml:9:10",
+  EXPECT_TRUE(FailsWith(two + "[[probes]]\ntype = \"ttl\"\ntarget = \"c\"\n", "test.toml:10:10",
                         "probes[0].target", "no target named \"c\"; known targets: main, b"));
 }
 
@@ -668,6 +668,54 @@ TEST(PrintConfig, RedactsTheChaosToken) {
   EXPECT_EQ(again.chaos.deadman, std::chrono::seconds(20));
   EXPECT_EQ(again.chaos.token, "do-not-print-this-token");
   unsetenv(kChaosTokenEnv);
+}
+
+std::string chaos_target(std::string_view rest) {
+  setenv(kChaosTokenEnv, "unit-test-token-0123456789", 1);
+  return std::string(
+             "[chaos]\nenabled = true\n[[targets]]\nname = \"main\"\n"
+             "address = \"127.0.0.1:6379\"\nchaos_allowed = true\n") +
+         std::string(rest);
+}
+
+TEST(ExperimentsConfig, ReadsEveryKeyAndRoundTrips) {
+  Config config = load(chaos_target(
+      "[[experiments]]\nname = \"squeeze\"\nfault = \"memory_pressure\"\ntarget = \"main\"\n"
+      "node = \"127.0.0.1:6379\"\nduration = \"20s\"\ninterval = \"10m\"\n"
+      "abort_on = [\"latency_availability_ratio\"]\ndry_run = true\n"
+      "params = { maxmemory = \"8mb\" }\n"
+      "[[experiments]]\nname = \"kill\"\nfault = \"node_kill\"\ntarget = \"main\"\n"));
+  ASSERT_EQ(config.experiments.size(), 2u);
+  const ExperimentConfig& squeeze = config.experiments[0];
+  EXPECT_EQ(squeeze.fault, "memory_pressure");
+  EXPECT_EQ(squeeze.node, "127.0.0.1:6379");
+  EXPECT_EQ(squeeze.duration, std::chrono::seconds(20));
+  EXPECT_EQ(squeeze.interval, std::chrono::minutes(10));
+  EXPECT_EQ(squeeze.abort_on, std::vector<std::string>{"latency_availability_ratio"});
+  EXPECT_TRUE(squeeze.dry_run);
+  EXPECT_EQ(squeeze.params["maxmemory"].value<std::string>(), "8mb");
+  EXPECT_FALSE(config.experiments[1].interval.has_value());  // on demand
+  EXPECT_EQ(config.experiments[1].duration, std::chrono::seconds(30));
+  Config again = load(print_config(config));
+  ASSERT_EQ(again.experiments.size(), 2u);
+  EXPECT_EQ(again.experiments[0].interval, std::chrono::minutes(10));
+  EXPECT_EQ(again.experiments[0].params["maxmemory"].value<std::string>(), "8mb");
+  EXPECT_TRUE(again.experiments[0].dry_run);
+}
+
+TEST(ExperimentsConfig, Errors) {
+  const std::string head = "[[experiments]]\nname = \"x\"\nfault = \"memory_pressure\"\n";
+  EXPECT_TRUE(FailsWith(chaos_target(head + "target = \"nope\"\n"), "test.toml:10:10",
+                        "experiments[0].target", "no target named \"nope\""));
+  EXPECT_TRUE(FailsWith(chaos_target("[[targets]]\nname = \"other\"\naddress = \"h:1\"\n" + head +
+                                     "target = \"other\"\n"),
+                        "test.toml:13:10", "experiments[0].target", "does not allow chaos"));
+  EXPECT_TRUE(FailsWith(chaos_target(head + "target = \"main\"\ntrigger = \"interval\"\n"),
+                        "test.toml:7:1", "experiments[0].interval", "needs interval"));
+  EXPECT_TRUE(FailsWith(chaos_target(head + "target = \"main\"\nduration = \"2h\"\n"),
+                        "test.toml:11:12", "experiments[0].duration", ""));
+  EXPECT_TRUE(FailsWith(with_target("chaos_allowed = true\n" + head + "target = \"main\"\n"),
+                        "test.toml:7:9", "experiments[0].fault", "add [chaos] enabled = true"));
 }
 
 }  // namespace
