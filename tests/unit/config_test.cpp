@@ -335,7 +335,7 @@ TEST(LoadConfigErrors, ProbeTargetMustExist) {
   std::string two = with_target("[[targets]]\nname = \"b\"\naddress = \"h:2\"\n");
   EXPECT_TRUE(FailsWith(two + "[[probes]]\ntype = \"ttl\"\n", "test.toml:7:1", "probes[0].target",
                         "there are 2 targets (main, b)"));
-  EXPECT_TRUE(FailsWith(two + "[[probes]]\ntype = \"ttl\"\ntarget = \"c\"\n", "test.toml:10:10",
+  EXPECT_TRUE(FailsWith(two + "[[probes]]\ntype = \"ttl\"\ntarget = \"c\"\n", "test.toml:9:10",
                         "probes[0].target", "no target named \"c\"; known targets: main, b"));
 }
 
