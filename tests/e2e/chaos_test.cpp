@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <stdlib.h>
 
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -307,6 +308,21 @@ TEST(ChaosApi, NodeKillOnTheLabKillsTheNodeAndTheDeadlineRestartsIt) {
       15s))
       << daemon.log();
   EXPECT_TRUE(daemon.wait_for("/metrics", up, 10s)) << daemon.log();
+}
+
+TEST(ChaosApi, TheLabWithoutATokenGeneratesOneAndPrintsIt) {
+  TempDir dir;
+  unsetenv("REDIS_CHAOSD_TOKEN");
+  DaemonProcess daemon("[daemon]\nstate_dir = \"" + (dir.path() / "state").string() +
+                       "\"\n[lab]\ntopologies = [\"standalone\"]\n[chaos]\nenabled = true\n");
+  const std::string marker = "generated one for this run: ";
+  std::string log = daemon.log();
+  auto at = log.find(marker);
+  ASSERT_NE(at, std::string::npos) << log;
+  std::string token = log.substr(at + marker.size(), 32);
+  EXPECT_EQ(token.find_first_not_of("0123456789abcdef"), std::string::npos) << token;
+  EXPECT_EQ(post(daemon, "/api/v1/chaos/heartbeat", "", token).status, 200);
+  EXPECT_EQ(post(daemon, "/api/v1/chaos/heartbeat", "", kToken).status, 401);
 }
 
 // Experiments: "squeeze" on demand (watches the target's SLAs), "doomed" aborted by an SLA that
