@@ -9,6 +9,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <filesystem>
+#include <fstream>
 #include <sstream>
 
 #include "chaos/registry.h"
@@ -125,9 +126,16 @@ ChaosService::~ChaosService() { *alive_ = false; }
 
 Status ChaosService::open() {
   const std::filesystem::path state_dir = config_.daemon.state_dir;
-  std::error_code ec;
-  bool leftover = std::filesystem::exists(state_dir / "chaos" / "faults.jsonl", ec);
-  if (!chaos_.enabled && !leftover) return Ok{};
+  if (!chaos_.enabled) {
+    // Only a journal with pending faults needs this daemon (and its lock): another daemon with
+    // chaos off may share the state_dir, and a journal of faults all reverted is history.
+    std::ifstream in(state_dir / "chaos" / "faults.jsonl", std::ios::binary);
+    std::ostringstream text;
+    if (in) text << in.rdbuf();
+    if (pending_faults(parse_journal(text.str()).entries).empty()) return Ok{};
+    spdlog::warn("chaos: disabled, but the journal under {} has faults left behind: reverting them",
+                 state_dir.string());
+  }
   auto journal = FaultJournal::open(state_dir);
   if (!journal) {
     return Error{journal.error().code, "chaos: cannot open the fault journal under " +

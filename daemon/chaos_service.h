@@ -41,9 +41,9 @@ class ChaosService {
   ChaosService(const ChaosService&) = delete;
   ChaosService& operator=(const ChaosService&) = delete;
 
-  /// Opens the journal (and takes its lock) when chaos is enabled, or when a journal exists from
-  /// an earlier run (its leftovers are reverted even with chaos now disabled). Errors are fatal:
-  /// another daemon holds the state_dir, or it is not writable.
+  /// Opens the journal (and takes its lock) when chaos is enabled, or when the journal of an
+  /// earlier run has pending faults (they are reverted even with chaos now disabled). Errors are
+  /// fatal: another daemon holds the state_dir, or it is not writable.
   Status open();
   /// Reverts every fault the journal has as pending; logs each. Call once, before probes start.
   boost::asio::awaitable<void> reconcile();

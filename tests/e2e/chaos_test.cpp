@@ -250,6 +250,29 @@ TEST(ChaosApi, ASigkilledDaemonsFaultIsRevertedByTheNextStartOnTheSameStateDir) 
   EXPECT_EQ(post(second, "/api/v1/faults", kSqueeze).status, 201);
 }
 
+TEST(ChaosApi, ALeftoverIsRevertedEvenWhenTheNextStartHasChaosDisabled) {
+  RedisServer redis;
+  TempDir dir;
+  {
+    DaemonProcess first(chaos_config(redis, dir));
+    ASSERT_EQ(post(first, "/api/v1/faults", kSqueeze).status, 201);
+    first.signal(SIGKILL);
+    ASSERT_TRUE(first.wait_exit(5s).has_value());
+  }
+  ASSERT_EQ(maxmemory(redis), "8388608");
+  DaemonProcess second(chaos_config(redis, dir, "", /*enabled=*/false));
+  for (int i = 0; i < 100 && maxmemory(redis) != "0"; ++i) std::this_thread::sleep_for(50ms);
+  EXPECT_EQ(maxmemory(redis), "0") << second.log();
+  EXPECT_EQ(post(second, "/api/v1/faults", kSqueeze).status, 403);
+  // With nothing pending any more, a chaos-off daemon does not need the journal's lock: two of
+  // them share the state_dir.
+  second.signal(SIGTERM);
+  ASSERT_EQ(second.wait_exit(10s), 0);
+  DaemonProcess third(chaos_config(redis, dir, "", false));
+  DaemonProcess fourth(chaos_config(redis, dir, "", false));
+  EXPECT_EQ(http_get(fourth.port(), "/healthz").status, 200);
+}
+
 TEST(ChaosApi, TheDeadManSwitchHaltsWhenHeartbeatsStop) {
   RedisServer redis;
   TempDir dir;
