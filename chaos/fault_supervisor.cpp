@@ -102,6 +102,7 @@ Status FaultSupervisor::journal(const Entry& entry, JournalEvent event, const st
     spdlog::error("chaos: cannot journal {} of fault {}: {}", to_string(event), entry.id,
                   appended.error().message);
   }
+  if (listener_) listener_(record);
   return appended;
 }
 
@@ -296,6 +297,7 @@ asio::awaitable<ReconcileReport> FaultSupervisor::reconcile(const ContextFactory
       failed.reason = "reconcile";
       failed.error = error;
       (void)journal_.append(failed);
+      if (listener_) listener_(failed);
       spdlog::error("chaos: CANNOT REVERT leftover fault {} ({}): {}", record.id, record.type,
                     error);
       report.failed.push_back(record.id + ": " + error);

@@ -102,6 +102,11 @@ class FaultSupervisor {
   std::vector<ActiveFaultInfo> active() const;
   size_t active_count() const { return faults_.size(); }
 
+  /// Called (on the loop) with every record the supervisor journals, after it is appended:
+  /// metrics and the "recent faults" list of the status API follow the faults through it.
+  using Listener = std::function<void(const JournalEntry&)>;
+  void set_listener(Listener listener) { listener_ = std::move(listener); }
+
  private:
   struct Entry;
   // References: every caller holds a named shared_ptr (GCC 12: no temporaries in co_await).
@@ -121,6 +126,7 @@ class FaultSupervisor {
   bool halted_ = false;
   std::string halt_reason_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  Listener listener_;
 };
 
 }  // namespace chaosd

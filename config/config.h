@@ -67,6 +67,22 @@ struct LabConfig {
   Duration region_c_latency = std::chrono::milliseconds(60);
 };
 
+/// [chaos]: the chaos engine (chaos/, docs/chaos.md). Off unless enabled = true; faults only on
+/// targets with chaos_allowed = true; every mutating HTTP call needs the bearer token.
+struct ChaosConfig {
+  bool enabled = false;
+  std::string token_file;    // where the token was read from (empty: env var, or generated)
+  std::string token;         // resolved at load time; never printed or logged (except generated)
+  std::string token_source;  // "token_file", "env REDIS_CHAOSD_TOKEN", "generated", "" (none)
+  int max_active_faults = 1;
+  Duration max_fault_duration = std::chrono::hours(1);
+  std::optional<Duration> deadman;  // deadman_seconds: no heartbeat for this long halts chaos
+  SourceLocation where;
+};
+
+/// The env var that holds the chaos token when [chaos] token_file is not set.
+inline constexpr const char* kChaosTokenEnv = "REDIS_CHAOSD_TOKEN";
+
 struct DaemonConfig {
   std::string listen = "127.0.0.1:9490";  // host:port of the HTTP server
   std::string log_level = "info";         // trace, debug, info, warn, error, critical, off
@@ -134,13 +150,30 @@ struct SlaConfig {
   SourceLocation where;
 };
 
+/// [[experiments]]: a fault on a schedule or on demand (docs/chaos.md). The fault's params are
+/// validated by the fault registry at start (daemon/experiments.h), abort_on against the SLAs.
+struct ExperimentConfig {
+  std::string name;   // unique
+  std::string fault;  // a fault type of chaos/registry.cpp
+  std::string target;
+  std::string node;  // empty: the target's primary
+  Duration duration = std::chrono::seconds(30);
+  std::optional<Duration> interval;   // trigger = "interval"; nullopt: on demand only
+  std::vector<std::string> abort_on;  // SLA names: a breach while the fault is on reverts it
+  bool dry_run = false;               // record verdicts, inject nothing
+  toml::table params;                 // moved, not copied (positions for errors)
+  SourceLocation where;
+};
+
 struct Config {
   std::string source_file;  // path it was loaded from ("<embedded>" for built-ins)
   DaemonConfig daemon;
   LabConfig lab;
+  ChaosConfig chaos;
   std::vector<TargetConfig> targets;
   std::vector<ProbeConfig> probes;
   std::vector<SlaConfig> slas;  // only the [[sla]] tables; probe defaults are added by the daemon
+  std::vector<ExperimentConfig> experiments;
 
   const TargetConfig* find_target(std::string_view name) const;
   TargetConfig* find_target(std::string_view name);

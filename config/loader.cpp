@@ -113,14 +113,17 @@ class Loader {
     TableReader root(document, "", file_);
     std::optional<TableReader> daemon = root.get_table("daemon");
     std::optional<TableReader> lab = root.get_table("lab");
+    std::optional<TableReader> chaos = root.get_table("chaos");
     std::vector<TableReader> targets = root.get_table_array("targets");
     std::vector<TableReader> probes = root.get_table_array("probes");
     std::vector<TableReader> slas = root.get_table_array("sla");
+    std::vector<TableReader> experiments = root.get_table_array("experiments");
     root.finish();
 
     config_.source_file = file_;
     if (daemon) read_daemon(*daemon);
     if (lab) read_lab(*lab);
+    if (chaos) read_chaos(*chaos);
     for (TableReader& target : targets) config_.targets.push_back(read_target(target));
     if (config_.targets.empty()) {
       root.fail("targets",
@@ -129,6 +132,9 @@ class Loader {
     }
     for (TableReader& probe : probes) config_.probes.push_back(read_probe(probe));
     for (TableReader& sla : slas) config_.slas.push_back(read_sla(sla));
+    for (TableReader& experiment : experiments) {
+      config_.experiments.push_back(read_experiment(experiment));
+    }
     return std::move(config_);
   }
 
@@ -318,6 +324,99 @@ class Loader {
       target_names_.insert({topology, target.where});
       config_.targets.push_back(std::move(target));
     }
+  }
+
+  // The token is resolved here so that a chaos-enabled config without one fails at load time
+  // (the lab alone may go without: the daemon generates one at start and logs it).
+  void read_chaos(TableReader& table) {
+    table.expect_only(
+        {"enabled", "token_file", "max_active_faults", "max_fault_duration", "deadman_seconds"});
+    ChaosConfig& chaos = config_.chaos;
+    chaos.where = table.where();
+    assign(table.get_bool("enabled"), chaos.enabled);
+    if (std::optional<std::string> file = table.get_string("token_file")) {
+      chaos.token_file = *file;
+      std::ifstream in(*file, std::ios::binary);
+      if (!in) {
+        table.fail("token_file", "cannot read " + in_quotes(*file) + " (" +
+                                     std::string(std::strerror(errno)) +
+                                     "); write the token into it (e.g. openssl rand -hex 32)");
+      }
+      std::ostringstream text;
+      text << in.rdbuf();
+      std::string token = text.str();
+      while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back()))) {
+        token.pop_back();
+      }
+      if (token.size() < 16 || token.find_first_of(" \t\r\n") != std::string::npos) {
+        table.fail("token_file", in_quotes(*file) +
+                                     " must hold one token of at least 16 characters without "
+                                     "spaces (e.g. openssl rand -hex 32)");
+      }
+      chaos.token = token;
+      chaos.token_source = "token_file";
+    } else if (const char* env = std::getenv(kChaosTokenEnv); env != nullptr && *env != '\0') {
+      chaos.token = env;
+      chaos.token_source = std::string("env ") + kChaosTokenEnv;
+    }
+    assign(table.get_int("max_active_faults", 1, 100), chaos.max_active_faults);
+    assign(
+        table.get_duration("max_fault_duration", std::chrono::seconds(1), std::chrono::hours(24)),
+        chaos.max_fault_duration);
+    if (std::optional<int64_t> deadman = table.get_int("deadman_seconds", 1, 86400)) {
+      chaos.deadman = std::chrono::seconds(*deadman);
+    }
+    if (chaos.enabled && chaos.token.empty() && !config_.lab.enabled) {
+      table.fail("enabled",
+                 std::string("chaos is enabled but there is no token for the HTTP API; ") +
+                     "set token_file = \"/etc/redis-chaosd/token\" or export " + kChaosTokenEnv);
+    }
+  }
+
+  // The fault's params and the abort_on SLA names are checked by the daemon at start
+  // (validate_experiments): the fault registry and the default SLAs live outside the config.
+  ExperimentConfig read_experiment(TableReader& table) {
+    table.expect_only({"name", "fault", "target", "node", "params", "duration", "trigger",
+                       "interval", "abort_on", "dry_run"});
+    ExperimentConfig experiment;
+    experiment.where = table.where();
+    experiment.name = table.require_string("name", "\"squeeze-memory\"");
+    check_name(table, "name", experiment.name, experiment_names_, "[[experiments]]");
+    experiment.fault = table.require_string("fault", "\"memory_pressure\"");
+    if (!is_identifier(experiment.fault)) {
+      table.fail("fault", in_quotes(experiment.fault) + " is not a fault type name");
+    }
+    experiment.target = table.require_string("target", "\"main\"");
+    const TargetConfig* target = config_.find_target(experiment.target);
+    if (target == nullptr) {
+      table.fail("target", "no target named " + in_quotes(experiment.target) +
+                               "; known targets: " + join_names(names_of(config_.targets)));
+    }
+    if (!target->chaos_allowed) {
+      table.fail("target", "target " + in_quotes(experiment.target) +
+                               " does not allow chaos; set chaos_allowed = true on it");
+    }
+    if (!config_.chaos.enabled) {
+      table.fail("fault", "experiments need the chaos engine; add [chaos] enabled = true");
+    }
+    assign(table.get_string("node"), experiment.node);
+    assign(table.get_duration("duration", kPositive, config_.chaos.max_fault_duration),
+           experiment.duration);
+    std::string trigger = table.get_choice("trigger", {"interval", "on_demand"})
+                              .value_or(table.find("interval") ? "interval" : "on_demand");
+    std::optional<Duration> interval =
+        table.get_duration("interval", std::chrono::seconds(1), kNoLimit);
+    if (trigger == "interval" && !interval) {
+      table.fail_missing("interval", "trigger = \"interval\" needs interval = \"10m\"");
+    }
+    if (trigger == "on_demand" && interval) {
+      table.fail("interval", "an on_demand experiment has no interval; remove it");
+    }
+    experiment.interval = interval;
+    assign(table.get_string_array("abort_on"), experiment.abort_on);
+    assign(table.get_bool("dry_run"), experiment.dry_run);
+    assign(table.take_table("params"), experiment.params);
+    return experiment;
   }
 
   static void read_password(TableReader& table, TargetConfig& target) {
@@ -513,6 +612,7 @@ class Loader {
   std::map<std::string, SourceLocation> target_names_;
   std::map<std::string, SourceLocation> probe_names_;
   std::map<std::string, SourceLocation> sla_names_;
+  std::map<std::string, SourceLocation> experiment_names_;
 };
 
 }  // namespace

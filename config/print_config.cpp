@@ -85,6 +85,21 @@ void print_lab(std::ostream& out, const LabConfig& lab) {
   line(out, "region_c_latency", toml_duration(lab.region_c_latency));
 }
 
+void print_chaos(std::ostream& out, const ChaosConfig& chaos) {
+  out << "\n[chaos]\n";
+  line(out, "enabled", toml_bool(chaos.enabled));
+  if (!chaos.token_file.empty()) line(out, "token_file", toml_string(chaos.token_file));
+  if (!chaos.token.empty()) {
+    out << "# token: <redacted> (from " << chaos.token_source << "; never printed)\n";
+  }
+  line(out, "max_active_faults", std::to_string(chaos.max_active_faults));
+  line(out, "max_fault_duration", toml_duration(chaos.max_fault_duration));
+  if (chaos.deadman) {
+    line(out, "deadman_seconds",
+         std::to_string(std::chrono::duration_cast<std::chrono::seconds>(*chaos.deadman).count()));
+  }
+}
+
 void print_target(std::ostream& out, const TargetConfig& target) {
   out << "\n[[targets]]\n";
   line(out, "name", toml_string(target.name));
@@ -137,6 +152,24 @@ void print_sla(std::ostream& out, const SlaConfig& sla) {
   if (!sla.description.empty()) line(out, "description", toml_string(sla.description));
 }
 
+void print_experiment(std::ostream& out, const ExperimentConfig& experiment) {
+  out << "\n[[experiments]]\n";
+  line(out, "name", toml_string(experiment.name));
+  line(out, "fault", toml_string(experiment.fault));
+  line(out, "target", toml_string(experiment.target));
+  if (!experiment.node.empty()) line(out, "node", toml_string(experiment.node));
+  line(out, "duration", toml_duration(experiment.duration));
+  line(out, "trigger", toml_string(experiment.interval ? "interval" : "on_demand"));
+  if (experiment.interval) line(out, "interval", toml_duration(*experiment.interval));
+  std::string names = "[";
+  for (size_t i = 0; i < experiment.abort_on.size(); ++i) {
+    names += (i ? ", " : "") + toml_string(experiment.abort_on[i]);
+  }
+  line(out, "abort_on", names + "]");
+  line(out, "dry_run", toml_bool(experiment.dry_run));
+  if (!experiment.params.empty()) out << toml_params(experiment.params) << "\n";
+}
+
 }  // namespace
 
 std::string print_config(const Config& config) {
@@ -145,12 +178,14 @@ std::string print_config(const Config& config) {
       << ", defaults filled in.\n\n";
   print_daemon(out, config.daemon);
   if (config.lab.enabled) print_lab(out, config.lab);
+  print_chaos(out, config.chaos);
   // Lab targets come from [lab]; printing them as [[targets]] would not load again.
   for (const TargetConfig& target : config.targets) {
     if (!target.lab) print_target(out, target);
   }
   for (const ProbeConfig& probe : config.probes) print_probe(out, probe);
   for (const SlaConfig& sla : config.slas) print_sla(out, sla);
+  for (const ExperimentConfig& experiment : config.experiments) print_experiment(out, experiment);
   return out.str();
 }
 

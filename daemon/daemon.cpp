@@ -7,6 +7,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <future>
+#include <random>
 
 #include "build_info.h"
 #include "config/loader.h"
@@ -28,7 +29,19 @@ Daemon::Daemon(Config config, DaemonOptions options)
       heartbeat_(io_),
       sla_(clock_),
       http_(*this),
-      proxy_(io_.get_executor()) {}
+      proxy_(io_.get_executor()),
+      chaos_enabled_(config_.chaos.enabled),
+      chaos_token_(config_.chaos.token) {
+  if (chaos_enabled_ && chaos_token_.empty()) {
+    // Only the lab gets here (the loader refuses other chaos configs without a token).
+    std::random_device random;
+    static const char* kHex = "0123456789abcdef";
+    for (int i = 0; i < 32; ++i) chaos_token_ += kHex[random() % 16];
+    spdlog::warn(
+        "chaos: no token configured ([chaos] token_file or {}); generated one for this run: {}",
+        kChaosTokenEnv, chaos_token_);
+  }
+}
 
 Daemon::~Daemon() { http_.stop(); }
 
@@ -47,12 +60,21 @@ int Daemon::run() {
     http_.stop();
     return 1;
   }
+  if (Status chaos = start_chaos(); !chaos) {
+    spdlog::error("{}", chaos.error().message);
+    http_.stop();
+    chaos_.reset();
+    if (lab_) lab_->stop();
+    return 1;
+  }
   start_components();
+  chaos_->start_experiments();
   watch_signals();
   beat();
   io_.restart();
   io_.run();
   http_.stop();
+  chaos_.reset();  // before the lab and the proxy it may point at
   proxy_.stop();
   if (lab_) {
     lab_->stop();
@@ -77,6 +99,81 @@ Status Daemon::start_lab() {
   return Ok{};
 }
 
+// The journal, then reconcile, before any probe starts: a fault left behind by a crashed run is
+// reverted before anything is measured.
+Status Daemon::start_chaos() {
+  chaos_ = std::make_unique<ChaosService>(io_.get_executor(), config_, lab_.get(), &proxy_,
+                                          metrics_, sla_);
+  chaos_->on_change([this] { publish_snapshot(); });
+  if (Status opened = chaos_->open(); !opened) return opened;
+  auto done = std::make_shared<bool>(false);
+  asio::co_spawn(io_, chaos_->reconcile(), [done](std::exception_ptr) { *done = true; });
+  const auto limit = steady_clock::now() + std::chrono::minutes(2);
+  io_.restart();
+  while (!*done && steady_clock::now() < limit) {
+    io_.run_one_for(std::chrono::milliseconds(100));
+    if (io_.stopped()) io_.restart();
+  }
+  if (!*done) return Error{ErrorCode::timeout, "chaos: reconcile did not finish within 2 min"};
+  return Ok{};
+}
+
+bool Daemon::chaos_token_matches(std::string_view presented) const {
+  return chaos_enabled_ && !chaos_token_.empty() && constant_time_equals(presented, chaos_token_);
+}
+
+ApiReply Daemon::call_on_loop(std::function<asio::awaitable<ApiReply>()> work) {
+  auto promise = std::make_shared<std::promise<ApiReply>>();
+  auto future = promise->get_future();
+  asio::post(io_, [this, work = std::move(work), promise] {
+    if (stopping_ || !chaos_) {
+      promise->set_value(ApiReply{503, {{"error", "the daemon is starting or stopping"}}});
+      return;
+    }
+    asio::co_spawn(io_, work(), [promise](std::exception_ptr error, ApiReply reply) {
+      if (error) reply = ApiReply{500, {{"error", "internal error in a chaos call"}}};
+      promise->set_value(std::move(reply));
+    });
+  });
+  // Generous: a halt waits for every revert, each bounded by its own timeouts.
+  if (future.wait_for(std::chrono::seconds(60)) != std::future_status::ready) {
+    return ApiReply{503, {{"error", "the daemon did not answer in time; the call may still run"}}};
+  }
+  try {
+    return future.get();
+  } catch (const std::exception&) {  // the loop stopped before it answered
+    return ApiReply{503, {{"error", "the daemon stopped before it answered"}}};
+  }
+}
+
+ApiReply Daemon::inject_fault(const nlohmann::json& body, const ApiCaller& caller) {
+  return call_on_loop([this, body, caller] { return chaos_->inject(body, caller); });
+}
+
+ApiReply Daemon::revert_fault(const std::string& id, const ApiCaller& caller) {
+  return call_on_loop([this, id, caller] { return chaos_->revert(id, caller); });
+}
+
+ApiReply Daemon::halt_chaos(const std::string& reason, const ApiCaller& caller) {
+  return call_on_loop([this, reason, caller] { return chaos_->halt(reason, caller); });
+}
+
+namespace {
+asio::awaitable<ApiReply> ready(ApiReply reply) { co_return reply; }
+}  // namespace
+
+ApiReply Daemon::resume_chaos(const ApiCaller& caller) {
+  return call_on_loop([this, caller] { return ready(chaos_->resume(caller)); });
+}
+
+ApiReply Daemon::run_experiment(const std::string& name, const ApiCaller& caller) {
+  return call_on_loop([this, name, caller] { return ready(chaos_->run_experiment(name, caller)); });
+}
+
+ApiReply Daemon::chaos_heartbeat(const ApiCaller& caller) {
+  return call_on_loop([this, caller] { return ready(chaos_->heartbeat(caller)); });
+}
+
 void Daemon::watch_lab() {
   if (!lab_) return;
   for (const auto& name : lab_->reap_deaths()) spdlog::warn("lab: {} died", name);
@@ -84,7 +181,7 @@ void Daemon::watch_lab() {
 
 void Daemon::request_stop() {
   asio::post(io_, [this] {
-    if (!stopping_) asio::co_spawn(io_, shutdown(), asio::detached);
+    if (!stopping_) asio::co_spawn(io_, shutdown("stop requested"), asio::detached);
   });
 }
 
@@ -137,12 +234,14 @@ asio::awaitable<void> Daemon::stop_components() {
   monitors_.clear();
 }
 
-asio::awaitable<void> Daemon::shutdown() {
+asio::awaitable<void> Daemon::shutdown(std::string reason) {
   stopping_ = true;
-  spdlog::info("stopping: cancelling probes and deleting their keys");
   boost::system::error_code ignored;
   signals_.cancel(ignored);
   heartbeat_.cancel();
+  // Faults first: every one is reverted before the probes stop and the process exits.
+  if (chaos_) co_await chaos_->halt_for_shutdown("shutdown: " + reason);
+  spdlog::info("stopping: cancelling probes and deleting their keys");
   co_await stop_components();
   io_.stop();
 }
@@ -153,12 +252,22 @@ asio::awaitable<void> Daemon::reload() {
   ProbeRegistryCatalog catalog;
   try {
     Config fresh = load_config_file(options_.config_path, &catalog);
+    validate_experiments(fresh);
+    if (fresh.experiments.size() != config_.experiments.size()) {
+      spdlog::warn("reload: [[experiments]] changed; they take effect after a restart");
+    }
     if (lab_) {
       if (fresh.lab.topologies != config_.lab.topologies) {
         spdlog::warn("reload: lab topologies changed; the lab keeps running as started");
       }
       lab_->apply_to(fresh);
     }
+    if (fresh.chaos.enabled != chaos_enabled_ ||
+        fresh.chaos.max_active_faults != config_.chaos.max_active_faults ||
+        fresh.chaos.deadman != config_.chaos.deadman) {
+      spdlog::warn("reload: [chaos] changed; it takes effect after a restart");
+    }
+    fresh.chaos = config_.chaos;  // the chaos engine keeps the settings it started with
     if (fresh.daemon.listen != config_.daemon.listen && !options_.listen) {
       spdlog::warn("reload: daemon.listen changed to {}; it takes effect after a restart",
                    fresh.daemon.listen);
@@ -185,7 +294,8 @@ void Daemon::watch_signals() {
       return;
     }
     spdlog::info("signal {} received", signal_number);
-    if (!stopping_) asio::co_spawn(io_, shutdown(), asio::detached);
+    const std::string reason = signal_number == SIGTERM ? "SIGTERM" : "SIGINT";
+    if (!stopping_) asio::co_spawn(io_, shutdown(reason), asio::detached);
   });
 }
 
@@ -193,6 +303,7 @@ void Daemon::beat() {
   if (stopping_) return;
   snapshots_.beat(clock_.wall_now());
   watch_lab();
+  if (chaos_) chaos_->tick();
   heartbeat_.expires_after(std::chrono::seconds(1));
   heartbeat_.async_wait([this](boost::system::error_code ec) {
     if (!ec) beat();
@@ -242,6 +353,11 @@ void Daemon::publish_snapshot() {
   }
   for (const auto& runner : runners_) snapshot->probes.push_back(probe_json(*runner));
   for (const auto& status : sla_.snapshot()) snapshot->slas.push_back(sla_json(status));
+  snapshot->chaos = chaos_ ? chaos_->status_json()
+                           : nlohmann::json{{"enabled", chaos_enabled_},
+                                            {"halted", false},
+                                            {"active", nlohmann::json::array()},
+                                            {"recent", nlohmann::json::array()}};
   snapshots_.publish(std::move(snapshot));
 }
 

@@ -7,6 +7,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -15,6 +16,7 @@
 
 #include "chaos/proxy/fault_proxy.h"
 #include "config/config.h"
+#include "daemon/chaos_service.h"
 #include "daemon/http/http_server.h"
 #include "daemon/lab/lab.h"
 #include "daemon/metrics/metrics.h"
@@ -46,11 +48,23 @@ class Daemon final : public DaemonControl {
   int64_t heartbeat_ms() const override { return snapshots_.heartbeat_ms(); }
   std::string metrics_text() const override { return metrics_.render(); }
   Result<nlohmann::json> run_probe(const std::string& name) override;
+  bool chaos_enabled() const override { return chaos_enabled_; }
+  bool chaos_token_matches(std::string_view presented) const override;
+  ApiReply inject_fault(const nlohmann::json& body, const ApiCaller& caller) override;
+  ApiReply revert_fault(const std::string& id, const ApiCaller& caller) override;
+  ApiReply halt_chaos(const std::string& reason, const ApiCaller& caller) override;
+  ApiReply resume_chaos(const ApiCaller& caller) override;
+  ApiReply chaos_heartbeat(const ApiCaller& caller) override;
+  ApiReply run_experiment(const std::string& name, const ApiCaller& caller) override;
 
  private:
   void start_components();
   boost::asio::awaitable<void> stop_components();
-  boost::asio::awaitable<void> shutdown();
+  boost::asio::awaitable<void> shutdown(std::string reason);
+  Status start_chaos();
+  /// Runs `work` on the loop and waits for its reply (bounded): the HTTP thread never touches
+  /// loop state, and the loop never waits for an HTTP thread.
+  ApiReply call_on_loop(std::function<boost::asio::awaitable<ApiReply>()> work);
   boost::asio::awaitable<void> reload();
   void watch_signals();
   void beat();
@@ -72,6 +86,9 @@ class Daemon final : public DaemonControl {
   HttpServer http_;
   FaultProxy proxy_;
   std::unique_ptr<Lab> lab_;
+  std::unique_ptr<ChaosService> chaos_;
+  const bool chaos_enabled_;  // as at start (a reload does not switch chaos on or off)
+  std::string chaos_token_;   // as at start; read by HTTP threads, never changed after run()
   std::vector<std::unique_ptr<TargetMonitor>> monitors_;
   std::vector<std::unique_ptr<ProbeRunner>> runners_;
   WallTime started_at_{};

@@ -7,6 +7,7 @@
 
 #include "build_info.h"
 #include "config/loader.h"
+#include "daemon/chaos_service.h"
 #include "daemon/cli.h"
 #include "daemon/daemon.h"
 #include "daemon/once.h"
@@ -40,6 +41,7 @@ int main(int argc, char** argv) {
     config = options.lab
                  ? load_config_string(kEmbeddedLabToml, "<embedded config/lab.toml>", &catalog)
                  : load_config_file(options.config_path, &catalog);
+    validate_experiments(config);
   } catch (const ConfigError& e) {
     std::cerr << e.what() << "\n";
     return 2;

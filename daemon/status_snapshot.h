@@ -14,6 +14,7 @@ struct StatusSnapshot {
   nlohmann::json targets = nlohmann::json::array();  // one object per target
   nlohmann::json probes = nlohmann::json::array();   // one object per probe, with its last run
   nlohmann::json slas = nlohmann::json::array();     // one object per SLA, with windows, history
+  nlohmann::json chaos = nlohmann::json::object();   // GET /api/v1/faults: active, recent, halt
   bool ready = false;                                // every target checked at least once
   std::string version;
   WallTime started_at{};

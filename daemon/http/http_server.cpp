@@ -3,6 +3,9 @@
 #include <httplib.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <optional>
+
 #include "daemon/http/status_page.h"
 
 namespace chaosd {
@@ -19,7 +22,60 @@ void send_error(httplib::Response& res, int status, const std::string& message) 
   send_json(res, status, json{{"error", message}});
 }
 
+// Chaos calls change the target: chaos must be on and the caller must hold the token. Writes the
+// refusal into `res` and returns false when the call may not proceed.
+bool authorize(DaemonControl& control, const httplib::Request& req, httplib::Response& res) {
+  if (!control.chaos_enabled()) {
+    send_error(res, 403, "chaos is disabled; set [chaos] enabled = true in the config");
+    return false;
+  }
+  constexpr std::string_view kBearer = "Bearer ";
+  const std::string header = req.get_header_value("Authorization");
+  if (!header.starts_with(kBearer) ||
+      !control.chaos_token_matches(std::string_view(header).substr(kBearer.size()))) {
+    spdlog::warn("audit: refused {} {} from {}:{}: {}", req.method, req.path, req.remote_addr,
+                 req.remote_port, header.empty() ? "no token" : "wrong token");
+    res.set_header("WWW-Authenticate", "Bearer");
+    send_error(res, 401,
+               header.empty() ? "this call needs an Authorization: Bearer <token> header"
+                              : "wrong token (see [chaos] token_file or REDIS_CHAOSD_TOKEN)");
+    return false;
+  }
+  return true;
+}
+
+ApiCaller caller_of(const httplib::Request& req) {
+  return ApiCaller{req.remote_addr + ":" + std::to_string(req.remote_port)};
+}
+
+// The body as a JSON object; an empty body is {} when `empty_ok`. Writes a 400 otherwise.
+std::optional<json> json_body(const httplib::Request& req, httplib::Response& res, bool empty_ok) {
+  if (req.body.empty() && empty_ok) return json::object();
+  json body = json::parse(req.body, nullptr, /*allow_exceptions=*/false);
+  if (body.is_discarded() || !body.is_object()) {
+    send_error(res, 400, "the body must be a JSON object");
+    return std::nullopt;
+  }
+  return body;
+}
+
+void send_reply(httplib::Response& res, const ApiReply& reply) {
+  send_json(res, reply.status, reply.body);
+}
+
 }  // namespace
+
+bool constant_time_equals(std::string_view a, std::string_view b) {
+  // Every byte of the longer string is looked at; only the lengths leak, not where they differ.
+  size_t length = std::max(a.size(), b.size());
+  unsigned char diff = a.size() == b.size() ? 0 : 1;
+  for (size_t i = 0; i < length; ++i) {
+    unsigned char x = i < a.size() ? static_cast<unsigned char>(a[i]) : 0;
+    unsigned char y = i < b.size() ? static_cast<unsigned char>(b[i]) : 0;
+    diff |= static_cast<unsigned char>(x ^ y);
+  }
+  return diff == 0 && !b.empty();
+}
 
 bool split_listen_address(const std::string& listen, std::string& host, int& port) {
   auto colon = listen.rfind(':');
@@ -124,6 +180,54 @@ void HttpServer::install_routes() {
          });
   s.Get("/api/v1/sla", [this](const httplib::Request&, httplib::Response& res) {
     send_json(res, 200, json{{"slas", control_.snapshot()->slas}});
+  });
+
+  // Chaos (docs/chaos.md). GETs are open like the rest of the status API; every mutating call
+  // needs the bearer token and is audit-logged by the daemon when accepted.
+  s.Get("/api/v1/faults", [this](const httplib::Request&, httplib::Response& res) {
+    send_json(res, 200, control_.snapshot()->chaos);
+  });
+  s.Post("/api/v1/faults", [this](const httplib::Request& req, httplib::Response& res) {
+    if (!authorize(control_, req, res)) return;
+    auto body = json_body(req, res, false);
+    if (!body) return;
+    send_reply(res, control_.inject_fault(*body, caller_of(req)));
+  });
+  s.Delete(R"(/api/v1/faults/([^/]+))",
+           [this](const httplib::Request& req, httplib::Response& res) {
+             if (!authorize(control_, req, res)) return;
+             send_reply(res, control_.revert_fault(req.matches[1].str(), caller_of(req)));
+           });
+  s.Post("/api/v1/chaos/halt", [this](const httplib::Request& req, httplib::Response& res) {
+    if (!authorize(control_, req, res)) return;
+    auto body = json_body(req, res, false);
+    if (!body) return;
+    auto reason = body->find("reason");
+    if (reason == body->end() || !reason->is_string() || reason->get<std::string>().empty()) {
+      return send_error(res, 400, R"(give a reason: {"reason": "incident 42"})");
+    }
+    send_reply(res, control_.halt_chaos(reason->get<std::string>(), caller_of(req)));
+  });
+  s.Post("/api/v1/chaos/resume", [this](const httplib::Request& req, httplib::Response& res) {
+    if (!authorize(control_, req, res)) return;
+    send_reply(res, control_.resume_chaos(caller_of(req)));
+  });
+  s.Post("/api/v1/chaos/heartbeat", [this](const httplib::Request& req, httplib::Response& res) {
+    if (!authorize(control_, req, res)) return;
+    send_reply(res, control_.chaos_heartbeat(caller_of(req)));
+  });
+  s.Get("/api/v1/experiments", [this](const httplib::Request&, httplib::Response& res) {
+    auto chaos = control_.snapshot()->chaos;
+    send_json(res, 200, json{{"experiments", chaos.value("experiments", json::array())}});
+  });
+  s.Post(R"(/api/v1/experiments/([^/]+)/run)",
+         [this](const httplib::Request& req, httplib::Response& res) {
+           if (!authorize(control_, req, res)) return;
+           send_reply(res, control_.run_experiment(req.matches[1].str(), caller_of(req)));
+         });
+  s.Get("/api/v1/runs", [this](const httplib::Request&, httplib::Response& res) {
+    auto chaos = control_.snapshot()->chaos;
+    send_json(res, 200, json{{"runs", chaos.value("runs", json::array())}});
   });
 
   s.set_error_handler([](const httplib::Request& req, httplib::Response& res) {

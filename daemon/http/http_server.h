@@ -6,6 +6,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 #include <thread>
 
 #include "daemon/status_snapshot.h"
@@ -17,6 +18,17 @@ class Server;
 
 namespace chaosd {
 
+/// The answer of a chaos call: an HTTP status and its JSON body ({"error": ...} on errors).
+struct ApiReply {
+  int status = 200;
+  nlohmann::json body = nlohmann::json::object();
+};
+
+/// Who made a chaos call, for the audit log.
+struct ApiCaller {
+  std::string remote;  // "127.0.0.1:53122"
+};
+
 class DaemonControl {
  public:
   virtual ~DaemonControl() = default;
@@ -25,7 +37,25 @@ class DaemonControl {
   virtual std::string metrics_text() const = 0;
   /// Schedules a run of probe `name` now. Thread-safe. Error when no such probe.
   virtual Result<nlohmann::json> run_probe(const std::string& name) = 0;
+
+  // The chaos API (docs/chaos.md). Thread-safe: each call is handed to the loop and waited for
+  // with a timeout (503 if the loop does not answer).
+  /// False: every mutating chaos call is 403.
+  virtual bool chaos_enabled() const = 0;
+  /// Constant-time comparison with the configured token; false when there is none.
+  virtual bool chaos_token_matches(std::string_view presented) const = 0;
+  /// `body` of POST /api/v1/faults: {"fault","target","duration","params"[,"node"]}.
+  virtual ApiReply inject_fault(const nlohmann::json& body, const ApiCaller& caller) = 0;
+  virtual ApiReply revert_fault(const std::string& id, const ApiCaller& caller) = 0;
+  virtual ApiReply halt_chaos(const std::string& reason, const ApiCaller& caller) = 0;
+  virtual ApiReply resume_chaos(const ApiCaller& caller) = 0;
+  virtual ApiReply chaos_heartbeat(const ApiCaller& caller) = 0;
+  /// POST /api/v1/experiments/{name}/run: 202 with the new run.
+  virtual ApiReply run_experiment(const std::string& name, const ApiCaller& caller) = 0;
 };
+
+/// Equal strings in time that depends only on their lengths (for tokens).
+bool constant_time_equals(std::string_view a, std::string_view b);
 
 class HttpServer {
  public:

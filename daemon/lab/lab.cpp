@@ -118,6 +118,22 @@ Status Lab::restart(const std::string& node_name) {
   return Error{ErrorCode::internal, "no lab node named " + node_name};
 }
 
+Status Lab::kill(const std::string& node_name) {
+  for (auto& node : nodes_) {
+    if (node->process->name() != node_name) continue;
+    node->process->kill_hard();
+    return Ok{};
+  }
+  return Error{ErrorCode::not_found, "no lab node named " + node_name};
+}
+
+const LabNode* Lab::find_node(const std::string& node_name) const {
+  for (const auto& node : nodes_) {
+    if (node->process->name() == node_name) return node.get();
+  }
+  return nullptr;
+}
+
 std::vector<std::string> Lab::reap_deaths() {
   std::vector<std::string> dead;
   for (auto& node : nodes_) {

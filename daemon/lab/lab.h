@@ -55,6 +55,11 @@ class Lab {
   std::vector<std::string> reap_deaths();
   /// Starts a stopped or dead node again on its port (blocking, bounded).
   Status restart(const std::string& node_name);
+  /// SIGKILLs a node, like a crash (the chaos engine's node_kill); a dead node is fine. It is
+  /// not reported by reap_deaths(); restart() brings it back.
+  Status kill(const std::string& node_name);
+  /// The node of that name, or null.
+  const LabNode* find_node(const std::string& node_name) const;
 
   const std::vector<std::unique_ptr<LabNode>>& nodes() const { return nodes_; }
   const std::filesystem::path& run_dir() const { return run_dir_; }

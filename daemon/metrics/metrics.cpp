@@ -106,8 +106,36 @@ Metrics::Metrics()
       sla_events_(BuildCounter()
                       .Name("redis_chaosd_sla_events_total")
                       .Help("Measurements judged against the SLA, by result (good or bad).")
-                      .Register(*registry_)) {
+                      .Register(*registry_)),
+      chaos_enabled_(BuildGauge()
+                         .Name("redis_chaosd_chaos_enabled")
+                         .Help("1 if the chaos engine is enabled ([chaos] enabled = true).")
+                         .Register(*registry_)),
+      chaos_halted_(BuildGauge()
+                        .Name("redis_chaosd_chaos_halted")
+                        .Help("1 while chaos is halted (new faults refused until resume).")
+                        .Register(*registry_)),
+      chaos_fault_active_(BuildGauge()
+                              .Name("redis_chaosd_chaos_fault_active")
+                              .Help("1 while a fault of this type is active on the target.")
+                              .Register(*registry_)),
+      chaos_injections_(BuildCounter()
+                            .Name("redis_chaosd_chaos_injections_total")
+                            .Help("Fault injections attempted, by result (success or failure); "
+                                  "refusals by an interlock are not counted.")
+                            .Register(*registry_)),
+      chaos_reverts_(BuildCounter()
+                         .Name("redis_chaosd_chaos_reverts_total")
+                         .Help("Fault reverts, by result (success or failure; a failure is "
+                               "retried).")
+                         .Register(*registry_)),
+      experiment_runs_(BuildCounter()
+                           .Name("redis_chaosd_experiment_runs_total")
+                           .Help("Experiment runs finished, by outcome (succeeded, aborted, "
+                                 "failed).")
+                           .Register(*registry_)) {
   build_info_.Add({{"version", kVersion}}).Set(1);
+  set_chaos_state(false, false);
 }
 
 std::string Metrics::render() const {
@@ -229,6 +257,44 @@ void Metrics::retain_slas(const std::vector<SlaRule>& keep) {
   }
   slas_.clear();
   for (const auto& rule : keep) add_sla(rule);
+}
+
+void Metrics::add_chaos(const std::vector<std::string>& fault_types) {
+  for (const auto& fault : fault_types) {
+    for (const char* result : {"success", "failure"}) {
+      chaos_injections_.Add({{"fault", fault}, {"result", result}});
+      chaos_reverts_.Add({{"fault", fault}, {"result", result}});
+    }
+  }
+}
+
+void Metrics::set_chaos_state(bool enabled, bool halted) {
+  chaos_enabled_.Add({}).Set(enabled ? 1 : 0);
+  chaos_halted_.Add({}).Set(halted ? 1 : 0);
+}
+
+void Metrics::set_fault_active(const std::string& fault, const std::string& target,
+                               const std::string& experiment, bool active) {
+  chaos_fault_active_.Add({{"fault", fault}, {"target", target}, {"experiment", experiment}})
+      .Set(active ? 1 : 0);
+}
+
+void Metrics::record_injection(const std::string& fault, bool ok) {
+  chaos_injections_.Add({{"fault", fault}, {"result", ok ? "success" : "failure"}}).Increment();
+}
+
+void Metrics::record_revert(const std::string& fault, bool ok) {
+  chaos_reverts_.Add({{"fault", fault}, {"result", ok ? "success" : "failure"}}).Increment();
+}
+
+void Metrics::add_experiment(const std::string& experiment) {
+  for (const char* outcome : {"succeeded", "aborted", "failed"}) {
+    experiment_runs_.Add({{"experiment", experiment}, {"outcome", outcome}});
+  }
+}
+
+void Metrics::record_experiment_run(const std::string& experiment, const std::string& outcome) {
+  experiment_runs_.Add({{"experiment", experiment}, {"outcome", outcome}}).Increment();
 }
 
 }  // namespace chaosd

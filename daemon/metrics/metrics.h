@@ -44,6 +44,17 @@ class Metrics {
   /// Drops the series of SLAs not in `keep` (after a reload).
   void retain_slas(const std::vector<SlaRule>& keep);
 
+  /// The chaos families; injections/reverts of every fault type start at 0.
+  void add_chaos(const std::vector<std::string>& fault_types);
+  void set_chaos_state(bool enabled, bool halted);
+  void set_fault_active(const std::string& fault, const std::string& target,
+                        const std::string& experiment, bool active);
+  void record_injection(const std::string& fault, bool ok);
+  void record_revert(const std::string& fault, bool ok);
+  /// experiment_runs_total{experiment,outcome}: succeeded, aborted, failed start at 0.
+  void add_experiment(const std::string& experiment);
+  void record_experiment_run(const std::string& experiment, const std::string& outcome);
+
  private:
   struct SlaSeries;
   std::shared_ptr<prometheus::Registry> registry_;
@@ -66,6 +77,12 @@ class Metrics {
   prometheus::Family<prometheus::Gauge>& sla_budget_;
   prometheus::Family<prometheus::Gauge>& sla_burn_rate_;
   prometheus::Family<prometheus::Counter>& sla_events_;
+  prometheus::Family<prometheus::Gauge>& chaos_enabled_;
+  prometheus::Family<prometheus::Gauge>& chaos_halted_;
+  prometheus::Family<prometheus::Gauge>& chaos_fault_active_;
+  prometheus::Family<prometheus::Counter>& chaos_injections_;
+  prometheus::Family<prometheus::Counter>& chaos_reverts_;
+  prometheus::Family<prometheus::Counter>& experiment_runs_;
   std::map<std::string, SlaRule> slas_;
 };
 

@@ -46,6 +46,18 @@ HttpReply http_post(int port, const std::string& path, const std::string& body) 
   return to_reply(client.Post(path, body, "application/json"));
 }
 
+HttpReply http_call(int port, const std::string& method, const std::string& path,
+                    const std::string& body, const std::string& token) {
+  httplib::Client client("127.0.0.1", port);
+  client.set_connection_timeout(1, 0);
+  client.set_read_timeout(30, 0);
+  httplib::Headers headers;
+  if (!token.empty()) headers.emplace("Authorization", "Bearer " + token);
+  if (method == "POST") return to_reply(client.Post(path, headers, body, "application/json"));
+  if (method == "DELETE") return to_reply(client.Delete(path, headers));
+  return to_reply(client.Get(path, headers));
+}
+
 Completed run_program(const std::vector<std::string>& argv, const std::string& stdin_file) {
   TempDir dir("chaosd-run");
   auto out_path = dir.path() / "out";

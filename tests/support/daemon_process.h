@@ -21,6 +21,10 @@ struct HttpReply {
 /// GET/POST on 127.0.0.1:port with a short timeout; status 0 if nothing answered.
 HttpReply http_get(int port, const std::string& path);
 HttpReply http_post(int port, const std::string& path, const std::string& body = "");
+/// Any method ("GET", "POST", "DELETE"), with `Authorization: Bearer <token>` when a token is
+/// given.
+HttpReply http_call(int port, const std::string& method, const std::string& path,
+                    const std::string& body = "", const std::string& token = "");
 
 /// Runs a program to completion; returns its exit code and what it wrote to stdout+stderr.
 struct Completed {

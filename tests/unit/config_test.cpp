@@ -11,6 +11,7 @@
 
 #include "config/loader.h"
 #include "config/params.h"
+#include "tests/support/temp_dir.h"
 
 namespace chaosd {
 namespace {
@@ -224,8 +225,10 @@ TEST(LoadConfigErrors, TomlSyntaxErrorKeepsParserPosition) {
 }
 
 TEST(LoadConfigErrors, UnknownTopLevelTable) {
-  EXPECT_TRUE(FailsWith(with_target("[chaos]\nenabled = true\n"), "test.toml:4:2", "chaos",
-                        "unknown key; remove it or use one of: daemon, lab, targets, probes, sla"));
+  EXPECT_TRUE(
+      FailsWith(with_target("[alerts]\nenabled = true\n"), "test.toml:4:2", "alerts",
+                "unknown key; remove it or use one of: daemon, lab, chaos, targets, probes, "
+                "sla"));
 }
 
 TEST(LoadConfigErrors, UnknownKeySuggestsTheClosestOne) {
@@ -600,6 +603,121 @@ TEST(LoadConfigKinds, LabTopologiesBecomeTargets) {
       FailsWith("[lab]\ntopologies = [\"standalone\"]\n[[targets]]\nname = "
                 "\"standalone\"\naddress = \"h:1\"\n",
                 "test.toml:4:8", "targets[0].name", "duplicate name"));
+}
+
+}  // namespace
+}  // namespace chaosd
+
+namespace chaosd {
+namespace {
+
+TEST(ChaosConfig, OffByDefaultWithDefaults) {
+  Config config = load(with_target(""));
+  EXPECT_FALSE(config.chaos.enabled);
+  EXPECT_EQ(config.chaos.max_active_faults, 1);
+  EXPECT_EQ(config.chaos.max_fault_duration, std::chrono::hours(1));
+  EXPECT_FALSE(config.chaos.deadman.has_value());
+}
+
+TEST(ChaosConfig, TokenFromFileOrEnvAndEveryKey) {
+  test::TempDir dir;
+  auto file = dir.write("token", "0123456789abcdef0123\n");
+  unsetenv(kChaosTokenEnv);
+  Config config = load(with_target("[chaos]\nenabled = true\ntoken_file = \"" + file.string() +
+                                   "\"\nmax_active_faults = 3\nmax_fault_duration = \"10m\"\n"
+                                   "deadman_seconds = 30\n"));
+  EXPECT_TRUE(config.chaos.enabled);
+  EXPECT_EQ(config.chaos.token, "0123456789abcdef0123");
+  EXPECT_EQ(config.chaos.max_active_faults, 3);
+  EXPECT_EQ(config.chaos.max_fault_duration, std::chrono::minutes(10));
+  EXPECT_EQ(config.chaos.deadman, std::chrono::seconds(30));
+  setenv(kChaosTokenEnv, "from-the-environment-1234", 1);
+  Config from_env = load(with_target("[chaos]\nenabled = true\n"));
+  EXPECT_EQ(from_env.chaos.token, "from-the-environment-1234");
+  unsetenv(kChaosTokenEnv);
+}
+
+TEST(ChaosConfig, EnabledWithoutTokenIsAnError) {
+  unsetenv(kChaosTokenEnv);
+  EXPECT_TRUE(FailsWith(with_target("[chaos]\nenabled = true\n"), "test.toml:5:11", "chaos.enabled",
+                        "no token for the HTTP API; set token_file"));
+  // The lab alone may start without one: the daemon generates it.
+  Config lab = load("[lab]\ntopologies = [\"standalone\"]\n[chaos]\nenabled = true\n");
+  EXPECT_TRUE(lab.chaos.enabled);
+  EXPECT_TRUE(lab.chaos.token.empty());
+}
+
+TEST(ChaosConfig, BadValues) {
+  EXPECT_TRUE(FailsWith(with_target("[chaos]\ntoken_file = \"/nonexistent/token\"\n"),
+                        "test.toml:5:14", "chaos.token_file", "cannot read"));
+  EXPECT_TRUE(FailsWith(with_target("[chaos]\nmax_active_faults = 0\n"), "test.toml:5:21",
+                        "chaos.max_active_faults", ""));
+  EXPECT_TRUE(FailsWith(with_target("[chaos]\ndeadman = 5\n"), "test.toml:5:1", "chaos.deadman",
+                        "unknown key; remove it or use one of: enabled, token_file"));
+  test::TempDir dir;
+  auto file = dir.write("token", "short\n");
+  EXPECT_TRUE(FailsWith(with_target("[chaos]\ntoken_file = \"" + file.string() + "\"\n"),
+                        "test.toml:5:14", "chaos.token_file", "at least 16 characters"));
+}
+
+TEST(PrintConfig, RedactsTheChaosToken) {
+  setenv(kChaosTokenEnv, "do-not-print-this-token", 1);
+  Config config = load(with_target("[chaos]\nenabled = true\ndeadman_seconds = 20\n"));
+  std::string printed = print_config(config);
+  EXPECT_EQ(printed.find("do-not-print-this-token"), std::string::npos) << printed;
+  EXPECT_NE(printed.find("<redacted>"), std::string::npos) << printed;
+  Config again = load(printed);
+  EXPECT_EQ(again.chaos.deadman, std::chrono::seconds(20));
+  EXPECT_EQ(again.chaos.token, "do-not-print-this-token");
+  unsetenv(kChaosTokenEnv);
+}
+
+std::string chaos_target(std::string_view rest) {
+  setenv(kChaosTokenEnv, "unit-test-token-0123456789", 1);
+  return std::string(
+             "[chaos]\nenabled = true\n[[targets]]\nname = \"main\"\n"
+             "address = \"127.0.0.1:6379\"\nchaos_allowed = true\n") +
+         std::string(rest);
+}
+
+TEST(ExperimentsConfig, ReadsEveryKeyAndRoundTrips) {
+  Config config = load(chaos_target(
+      "[[experiments]]\nname = \"squeeze\"\nfault = \"memory_pressure\"\ntarget = \"main\"\n"
+      "node = \"127.0.0.1:6379\"\nduration = \"20s\"\ninterval = \"10m\"\n"
+      "abort_on = [\"latency_availability_ratio\"]\ndry_run = true\n"
+      "params = { maxmemory = \"8mb\" }\n"
+      "[[experiments]]\nname = \"kill\"\nfault = \"node_kill\"\ntarget = \"main\"\n"));
+  ASSERT_EQ(config.experiments.size(), 2u);
+  const ExperimentConfig& squeeze = config.experiments[0];
+  EXPECT_EQ(squeeze.fault, "memory_pressure");
+  EXPECT_EQ(squeeze.node, "127.0.0.1:6379");
+  EXPECT_EQ(squeeze.duration, std::chrono::seconds(20));
+  EXPECT_EQ(squeeze.interval, std::chrono::minutes(10));
+  EXPECT_EQ(squeeze.abort_on, std::vector<std::string>{"latency_availability_ratio"});
+  EXPECT_TRUE(squeeze.dry_run);
+  EXPECT_EQ(squeeze.params["maxmemory"].value<std::string>(), "8mb");
+  EXPECT_FALSE(config.experiments[1].interval.has_value());  // on demand
+  EXPECT_EQ(config.experiments[1].duration, std::chrono::seconds(30));
+  Config again = load(print_config(config));
+  ASSERT_EQ(again.experiments.size(), 2u);
+  EXPECT_EQ(again.experiments[0].interval, std::chrono::minutes(10));
+  EXPECT_EQ(again.experiments[0].params["maxmemory"].value<std::string>(), "8mb");
+  EXPECT_TRUE(again.experiments[0].dry_run);
+}
+
+TEST(ExperimentsConfig, Errors) {
+  const std::string head = "[[experiments]]\nname = \"x\"\nfault = \"memory_pressure\"\n";
+  EXPECT_TRUE(FailsWith(chaos_target(head + "target = \"nope\"\n"), "test.toml:10:10",
+                        "experiments[0].target", "no target named \"nope\""));
+  EXPECT_TRUE(FailsWith(chaos_target("[[targets]]\nname = \"other\"\naddress = \"h:1\"\n" + head +
+                                     "target = \"other\"\n"),
+                        "test.toml:13:10", "experiments[0].target", "does not allow chaos"));
+  EXPECT_TRUE(FailsWith(chaos_target(head + "target = \"main\"\ntrigger = \"interval\"\n"),
+                        "test.toml:7:1", "experiments[0].interval", "needs interval"));
+  EXPECT_TRUE(FailsWith(chaos_target(head + "target = \"main\"\nduration = \"2h\"\n"),
+                        "test.toml:11:12", "experiments[0].duration", ""));
+  EXPECT_TRUE(FailsWith(with_target("chaos_allowed = true\n" + head + "target = \"main\"\n"),
+                        "test.toml:7:9", "experiments[0].fault", "add [chaos] enabled = true"));
 }
 
 }  // namespace

@@ -1,0 +1,783 @@
+#include "daemon/chaos_service.h"
+
+#include <spdlog/spdlog.h>
+#include <toml++/toml.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "chaos/registry.h"
+#include "daemon/lab/lab.h"
+#include "daemon/sla_rules.h"
+#include "daemon/target_connection.h"
+#include "daemon/util/time_format.h"
+
+namespace chaosd {
+
+namespace asio = boost::asio;
+using nlohmann::json;
+using std::chrono::steady_clock;
+
+namespace {
+
+constexpr size_t kRecentFaults = 50;
+
+ApiReply error_reply(int status, std::string message) {
+  return ApiReply{status, json{{"error", std::move(message)}}};
+}
+
+int status_of(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::invalid_argument:
+      return 400;
+    case ErrorCode::not_found:
+      return 404;
+    case ErrorCode::conflict:
+      return 409;
+    default:
+      return 500;
+  }
+}
+
+std::string field(const json& body, const char* key) {
+  auto it = body.find(key);
+  return it != body.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+}  // namespace
+
+// node_kill on the lab: SIGKILL a lab process, restart it on its port. Lab::restart blocks the
+// loop until the node answers PING (bounded by RedisProcess::start).
+class ChaosService::LabNodes final : public NodeSupervisor {
+ public:
+  explicit LabNodes(Lab& lab) : lab_(lab) {}
+  asio::awaitable<Status> kill(const std::string& node) override { co_return lab_.kill(node); }
+  asio::awaitable<Status> restart(const std::string& node) override {
+    co_return lab_.restart(node);
+  }
+
+ private:
+  Lab& lab_;
+};
+
+struct ChaosService::Run {
+  std::string id;
+  std::string experiment;
+  std::string trigger;            // "interval", "api (<caller>)"
+  std::string state = "pending";  // injecting, active, reverting, succeeded, aborted, failed
+  std::string fault_id;
+  std::string error;
+  std::string abort_reason;
+  bool dry_run = false;
+  WallTime started_at{};
+  WallTime injected_at{};
+  WallTime reverted_at{};
+  WallTime finished_at{};
+  std::optional<double> recovery_seconds;
+  json before = json::object();
+  json during = json::object();
+  json after = json::object();
+
+  json to_json() const {
+    auto time = [](WallTime t) { return t == WallTime{} ? json(nullptr) : json(iso8601(t)); };
+    return {{"id", id},
+            {"experiment", experiment},
+            {"trigger", trigger},
+            {"state", state},
+            {"fault_id", fault_id},
+            {"dry_run", dry_run},
+            {"error", error},
+            {"abort_reason", abort_reason},
+            {"started_at", time(started_at)},
+            {"injected_at", time(injected_at)},
+            {"reverted_at", time(reverted_at)},
+            {"finished_at", time(finished_at)},
+            {"recovery_seconds", recovery_seconds ? json(*recovery_seconds) : json(nullptr)},
+            {"slas", {{"before", before}, {"during", during}, {"after", after}}}};
+  }
+};
+
+ChaosService::ChaosService(asio::any_io_executor executor, const Config& config, Lab* lab,
+                           FaultProxy* proxy, Metrics& metrics, const SlaEngine& sla)
+    : executor_(std::move(executor)),
+      config_(config),
+      chaos_(config.chaos),
+      lab_(lab),
+      proxy_(proxy),
+      metrics_(metrics),
+      last_heartbeat_(steady_clock::now()),
+      sla_(sla),
+      experiments_(config.experiments) {
+  for (const auto& experiment : experiments_) metrics.add_experiment(experiment.name);
+  if (lab_ != nullptr) lab_nodes_ = std::make_unique<LabNodes>(*lab_);
+  std::vector<std::string> types;
+  for (const auto& type : fault_types()) types.push_back(type.type);
+  metrics_.add_chaos(types);
+  metrics_.set_chaos_state(chaos_.enabled, false);
+}
+
+ChaosService::~ChaosService() { *alive_ = false; }
+
+Status ChaosService::open() {
+  const std::filesystem::path state_dir = config_.daemon.state_dir;
+  if (!chaos_.enabled) {
+    // Only a journal with pending faults needs this daemon (and its lock): another daemon with
+    // chaos off may share the state_dir, and a journal of faults all reverted is history.
+    std::ifstream in(state_dir / "chaos" / "faults.jsonl", std::ios::binary);
+    std::ostringstream text;
+    if (in) text << in.rdbuf();
+    if (pending_faults(parse_journal(text.str()).entries).empty()) return Ok{};
+    spdlog::warn("chaos: disabled, but the journal under {} has faults left behind: reverting them",
+                 state_dir.string());
+  }
+  auto journal = FaultJournal::open(state_dir);
+  if (!journal) {
+    return Error{journal.error().code, "chaos: cannot open the fault journal under " +
+                                           state_dir.string() + ": " + journal.error().message};
+  }
+  journal_ = std::move(journal.value());
+  for (const auto& warning : journal_->warnings()) {
+    spdlog::warn("chaos: journal {}: {}", journal_->path().string(), warning);
+  }
+  supervisor_ = std::make_unique<FaultSupervisor>(
+      executor_, *journal_,
+      SupervisorOptions{.max_active_faults = chaos_.max_active_faults,
+                        .max_duration = chaos_.max_fault_duration});
+  supervisor_->set_listener([this](const JournalEntry& entry) { on_journal(entry); });
+  spdlog::info("chaos: {} (journal {}, max_active_faults {}, max_fault_duration {}{})",
+               chaos_.enabled ? "enabled" : "disabled, reverting leftovers only",
+               journal_->path().string(), chaos_.max_active_faults,
+               format_duration(chaos_.max_fault_duration),
+               chaos_.deadman ? ", dead-man switch " + format_duration(*chaos_.deadman) : "");
+  return Ok{};
+}
+
+asio::awaitable<void> ChaosService::reconcile() {
+  if (!supervisor_) {
+    ready_ = true;
+    co_return;
+  }
+  // A lab fault of an earlier run died with that run's processes (the lab sweeps them at start
+  // and starts new ones): there is nothing left to revert. Journal that, so it is not pending.
+  for (const JournalEntry& record : journal_->pending()) {
+    const TargetConfig* target = config_.find_target(record.target);
+    if (target == nullptr || !target->lab) continue;
+    JournalEntry gone = record;
+    gone.event = JournalEvent::reverted;
+    gone.time = std::chrono::system_clock::now();
+    gone.reason = "reconcile: the lab run that had this fault is gone (its processes were killed)";
+    (void)journal_->append(gone);
+    spdlog::warn("chaos: leftover fault {} ({} on lab node {}): {}", record.id, record.type,
+                 record.node, gone.reason);
+  }
+  const ReconcileReport report = co_await supervisor_->reconcile(
+      [this](const JournalEntry& entry) { return context_for_record(entry); });
+  for (const auto& id : report.reverted) {
+    spdlog::warn("chaos: reconcile reverted leftover fault {}", id);
+  }
+  for (const auto& failure : report.failed) {
+    spdlog::error("chaos: reconcile could not revert leftover fault {}", failure);
+  }
+  if (report.reverted.empty() && report.failed.empty()) {
+    spdlog::info("chaos: reconcile: no fault left behind by an earlier run");
+  }
+  if (supervisor_->active_count() == 0 && journal_->pending().empty()) (void)journal_->compact();
+  ready_ = true;
+  last_heartbeat_ = steady_clock::now();
+  update_metrics();
+}
+
+Result<FaultContext> ChaosService::context_for(const TargetConfig& target,
+                                               const std::string& node) const {
+  FaultContext ctx;
+  ctx.executor = executor_;
+  ctx.target = target.name;
+  ctx.connection = connection_options(target);
+  ctx.key_prefix = config_.daemon.key_prefix;
+  ctx.proxy = proxy_;
+  if (target.lab) {
+    if (lab_ == nullptr) return Error{ErrorCode::not_found, "the lab is not running"};
+    const LabNode* chosen = nullptr;
+    for (const auto& candidate : lab_->nodes()) {
+      if (candidate->topology != target.name) continue;
+      bool wanted = node.empty() ? candidate->role == "primary"
+                                 : candidate->process->name() == node ||
+                                       candidate->process->address().to_string() == node;
+      if (wanted) {
+        chosen = candidate.get();
+        break;
+      }
+    }
+    if (chosen == nullptr) {
+      std::string names;
+      for (const auto& candidate : lab_->nodes()) {
+        if (candidate->topology == target.name) {
+          names += (names.empty() ? "" : ", ") + candidate->process->name();
+        }
+      }
+      return Error{ErrorCode::not_found, "target \"" + target.name + "\" has no node \"" + node +
+                                             "\" (its nodes: " + names + ")"};
+    }
+    ctx.node = chosen->process->name();
+    ctx.connection.host = chosen->process->address().host;
+    ctx.connection.port = chosen->process->port();
+    ctx.nodes = lab_nodes_.get();
+    return ctx;
+  }
+  // An external target: the node must be one of its configured addresses (default: its primary).
+  std::vector<NodeAddress> known = {NodeAddress{target.host, target.port}};
+  known.insert(known.end(), target.replicas.begin(), target.replicas.end());
+  known.insert(known.end(), target.seeds.begin(), target.seeds.end());
+  for (const auto& region : target.regions) known.push_back(region.address);
+  const NodeAddress* chosen = nullptr;
+  for (const auto& address : known) {
+    if (node.empty() || address.to_string() == node) {
+      chosen = &address;
+      break;
+    }
+  }
+  if (chosen == nullptr) {
+    return Error{ErrorCode::not_found, "target \"" + target.name + "\" has no configured node \"" +
+                                           node + "\" (use one of its addresses, host:port)"};
+  }
+  ctx.node = chosen->to_string();
+  ctx.connection.host = chosen->host;
+  ctx.connection.port = chosen->port;
+  ctx.nodes = nullptr;  // node_kill on external targets is not built (kill_command)
+  return ctx;
+}
+
+Result<FaultContext> ChaosService::context_for_record(const JournalEntry& entry) const {
+  const TargetConfig* target = config_.find_target(entry.target);
+  if (target == nullptr) {
+    return Error{ErrorCode::not_found, "target \"" + entry.target +
+                                           "\" is not in the config any more; restore it "
+                                           "(or revert the fault by hand) and restart"};
+  }
+  return context_for(*target, entry.node);
+}
+
+asio::awaitable<ApiReply> ChaosService::inject(json body, ApiCaller caller) {
+  if (!chaos_.enabled || !supervisor_) co_return error_reply(403, "chaos is disabled");
+  if (!ready_) co_return error_reply(503, "chaos is starting (reconcile under way); retry");
+  const std::string fault_name = field(body, "fault");
+  const std::string target_name = field(body, "target");
+  const std::string duration_text = field(body, "duration");
+  const std::string node = field(body, "node");
+  if (fault_name.empty() || target_name.empty() || duration_text.empty()) {
+    co_return error_reply(400,
+                          R"(the body needs "fault", "target" and "duration" as strings, e.g. )"
+                          R"({"fault":"memory_pressure","target":"main","duration":"30s",)"
+                          R"("params":{"maxmemory":"8mb"}})");
+  }
+  for (const auto& [key, value] : body.items()) {
+    if (key != "fault" && key != "target" && key != "duration" && key != "params" &&
+        key != "node") {
+      co_return error_reply(
+          400, "unknown field \"" + key + "\"; use fault, target, duration, params, node");
+    }
+  }
+  json params = body.value("params", json::object());
+  if (!params.is_object()) co_return error_reply(400, "\"params\" must be a JSON object");
+  if (find_fault_type(fault_name) == nullptr) {
+    co_return error_reply(
+        400, "unknown fault \"" + fault_name + "\"; known faults: " + fault_type_names());
+  }
+  std::optional<Duration> duration = parse_duration(duration_text);
+  if (!duration) {
+    co_return error_reply(400, "\"" + duration_text + "\" is not a duration (use e.g. \"30s\")");
+  }
+  const TargetConfig* target = config_.find_target(target_name);
+  if (target == nullptr) co_return error_reply(404, "no target named \"" + target_name + "\"");
+  if (!target->chaos_allowed) {
+    co_return error_reply(403, "target \"" + target_name +
+                                   "\" does not allow chaos (set chaos_allowed = true on it)");
+  }
+  if (fault_name == "node_kill" && !target->lab) {
+    co_return error_reply(400, "node_kill works on lab targets only so far; target \"" +
+                                   target_name +
+                                   "\" is external (kill_command/restart_command are not built)");
+  }
+  auto fault = create_fault_from_json(fault_name, params);
+  if (!fault) co_return error_reply(400, fault.error().message);
+  auto context = context_for(*target, node);
+  if (!context) co_return error_reply(status_of(context.error().code), context.error().message);
+  const std::string node_name = context.value().node;
+
+  FaultRequest request{.fault = std::move(fault.value()),
+                       .context = std::move(context.value()),
+                       .duration = *duration,
+                       .experiment = ""};
+  Result<std::string> id = co_await supervisor_->inject(std::move(request));
+  if (!id) {
+    const ErrorCode code = id.error().code;
+    // Refusals (interlocks, a bad duration) touched nothing; anything else was an attempt.
+    if (code != ErrorCode::conflict && code != ErrorCode::invalid_argument) {
+      metrics_.record_injection(fault_name, false);
+    }
+    spdlog::warn("audit: POST /api/v1/faults refused: fault={} target={} node={} from {}: {}",
+                 fault_name, target_name, node_name, caller.remote, id.error().message);
+    update_metrics();
+    notify();
+    co_return error_reply(status_of(code), id.error().message);
+  }
+  metrics_.record_injection(fault_name, true);
+  spdlog::info(
+      "audit: POST /api/v1/faults accepted: fault={} target={} node={} duration={} id={} "
+      "from {}",
+      fault_name, target_name, node_name, format_duration(*duration), id.value(), caller.remote);
+  update_metrics();
+  notify();
+  json reply = {{"id", id.value()},
+                {"fault", fault_name},
+                {"target", target_name},
+                {"node", node_name},
+                {"duration", format_duration(*duration)}};
+  for (const auto& info : supervisor_->active()) {
+    if (info.id == id.value()) reply.update(info.to_json());
+  }
+  co_return ApiReply{201, reply};
+}
+
+asio::awaitable<ApiReply> ChaosService::revert(std::string id, ApiCaller caller) {
+  if (!chaos_.enabled || !supervisor_) co_return error_reply(403, "chaos is disabled");
+  const std::string reason = "manual (" + caller.remote + ")";
+  Status reverted = co_await supervisor_->revert(id, reason);
+  update_metrics();
+  notify();
+  if (!reverted) co_return error_reply(status_of(reverted.error().code), reverted.error().message);
+  spdlog::info("audit: DELETE /api/v1/faults/{} accepted (reverted) from {}", id, caller.remote);
+  co_return ApiReply{200, json{{"id", id}, {"status", "reverted"}}};
+}
+
+asio::awaitable<ApiReply> ChaosService::halt(std::string reason, ApiCaller caller) {
+  if (!chaos_.enabled || !supervisor_) co_return error_reply(403, "chaos is disabled");
+  spdlog::info("audit: POST /api/v1/chaos/halt accepted: reason=\"{}\" from {}", reason,
+               caller.remote);
+  const std::string why = reason + " (" + caller.remote + ")";
+  Status halted = co_await supervisor_->halt_all(why);
+  update_metrics();
+  notify();
+  if (!halted) co_return error_reply(500, halted.error().message);
+  co_return ApiReply{200, json{{"status", "halted"}, {"reason", why}}};
+}
+
+ApiReply ChaosService::resume(const ApiCaller& caller) {
+  if (!chaos_.enabled || !supervisor_) return error_reply(403, "chaos is disabled");
+  spdlog::info("audit: POST /api/v1/chaos/resume accepted from {}", caller.remote);
+  supervisor_->resume();
+  last_heartbeat_ = steady_clock::now();  // a fresh dead-man period
+  update_metrics();
+  notify();
+  return ApiReply{200, json{{"status", "resumed"}}};
+}
+
+ApiReply ChaosService::heartbeat(const ApiCaller& caller) {
+  if (!chaos_.enabled || !supervisor_) return error_reply(403, "chaos is disabled");
+  spdlog::debug("audit: POST /api/v1/chaos/heartbeat from {}", caller.remote);
+  last_heartbeat_ = steady_clock::now();
+  json reply = {{"status", "ok"}, {"halted", supervisor_->halted()}};
+  if (chaos_.deadman) reply["deadman_seconds"] = to_seconds(*chaos_.deadman);
+  return ApiReply{200, reply};
+}
+
+asio::awaitable<void> ChaosService::halt_for_shutdown(std::string reason) {
+  if (!supervisor_) co_return;
+  if (supervisor_->active_count() > 0) {
+    spdlog::info("chaos: reverting {} active fault(s) before exit", supervisor_->active_count());
+  }
+  Status halted = co_await supervisor_->halt_all(reason);
+  if (halted) {
+    spdlog::info("chaos: every fault reverted");
+  } else {
+    spdlog::error("chaos: {}; the journal keeps them for the next start to revert",
+                  halted.error().message);
+  }
+  update_metrics();
+}
+
+void ChaosService::tick() {
+  if (!supervisor_ || !ready_) return;
+  if (chaos_.enabled && chaos_.deadman && !supervisor_->halted() && !halting_ &&
+      steady_clock::now() - last_heartbeat_ > *chaos_.deadman) {
+    halting_ = true;
+    asio::co_spawn(executor_, check_deadman(), asio::detached);
+  }
+  update_metrics();
+}
+
+asio::awaitable<void> ChaosService::check_deadman() {
+  const std::string reason = "dead-man switch: no heartbeat for " +
+                             format_duration(*chaos_.deadman) + " (POST /api/v1/chaos/heartbeat)";
+  spdlog::warn("chaos: {}", reason);
+  Status halted = co_await supervisor_->halt_all(reason);
+  if (!halted) spdlog::error("chaos: {}", halted.error().message);
+  halting_ = false;
+  update_metrics();
+  notify();
+}
+
+void ChaosService::on_journal(const JournalEntry& entry) {
+  if (entry.event == JournalEvent::reverted) {
+    metrics_.record_revert(entry.type, true);
+  } else if (entry.event == JournalEvent::revert_failed) {
+    metrics_.record_revert(entry.type, false);
+  }
+  if (entry.event == JournalEvent::reverted || entry.event == JournalEvent::revert_failed) {
+    recent_.push_front(json{{"id", entry.id},
+                            {"fault", entry.type},
+                            {"target", entry.target},
+                            {"node", entry.node},
+                            {"experiment", entry.experiment},
+                            {"event", to_string(entry.event)},
+                            {"reason", entry.reason},
+                            {"error", entry.error},
+                            {"time", iso8601(entry.time)}});
+    if (recent_.size() > kRecentFaults) recent_.pop_back();
+  }
+  // The watchdog reverts on its own: metrics and the snapshot follow from here.
+  update_metrics();
+  notify();
+}
+
+void ChaosService::update_metrics() {
+  const bool halted = supervisor_ && supervisor_->halted();
+  metrics_.set_chaos_state(chaos_.enabled, halted);
+  std::map<std::string, std::pair<std::string, std::string>> now;
+  if (supervisor_) {
+    for (const auto& info : supervisor_->active()) now[info.id] = {info.type, info.target};
+  }
+  // fault_active{fault,target,experiment}: 1 while such a fault is active; kept at 0 after.
+  for (const auto& [id, labels] : active_series_) {
+    if (!now.contains(id)) metrics_.set_fault_active(labels.first, labels.second, "", false);
+  }
+  for (const auto& [id, labels] : now) {
+    metrics_.set_fault_active(labels.first, labels.second, "", true);
+  }
+  active_series_ = std::move(now);
+}
+
+json ChaosService::status_json() const {
+  json out = {{"enabled", chaos_.enabled},
+              {"halted", supervisor_ && supervisor_->halted()},
+              {"halt_reason", supervisor_ ? supervisor_->halt_reason() : std::string()},
+              {"max_active_faults", chaos_.max_active_faults},
+              {"max_fault_duration", format_duration(chaos_.max_fault_duration)},
+              {"active", json::array()},
+              {"recent", json::array()}};
+  out["deadman_seconds"] = chaos_.deadman ? json(to_seconds(*chaos_.deadman)) : json(nullptr);
+  if (supervisor_) {
+    for (const auto& info : supervisor_->active()) out["active"].push_back(info.to_json());
+  }
+  for (const auto& item : recent_) out["recent"].push_back(item);
+  out["experiments"] = json::array();
+  for (const auto& experiment : experiments_) {
+    std::ostringstream params;
+    params << toml::json_formatter(experiment.params);
+    json item = {{"name", experiment.name},
+                 {"fault", experiment.fault},
+                 {"target", experiment.target},
+                 {"node", experiment.node},
+                 {"duration", format_duration(experiment.duration)},
+                 {"trigger", experiment.interval ? "interval" : "on_demand"},
+                 {"interval", experiment.interval ? json(format_duration(*experiment.interval))
+                                                  : json(nullptr)},
+                 {"abort_on", experiment.abort_on},
+                 {"dry_run", experiment.dry_run},
+                 {"params", json::parse(params.str(), nullptr, false)},
+                 {"running", running_.contains(experiment.name)},
+                 {"last_run", nullptr}};
+    for (const auto& run : runs_) {
+      if (run->experiment == experiment.name) {
+        item["last_run"] = run->to_json();
+        break;
+      }
+    }
+    out["experiments"].push_back(item);
+  }
+  out["runs"] = json::array();
+  for (const auto& run : runs_) out["runs"].push_back(run->to_json());
+  return out;
+}
+
+// ---- experiments ----
+
+const ExperimentConfig* ChaosService::find_experiment(const std::string& name) const {
+  for (const auto& experiment : experiments_) {
+    if (experiment.name == name) return &experiment;
+  }
+  return nullptr;
+}
+
+namespace {
+// The SLAs an experiment watches: its abort_on list, else every SLA of its target.
+bool watched(const ExperimentConfig& experiment, const SlaRule& rule) {
+  if (!experiment.abort_on.empty()) {
+    return std::find(experiment.abort_on.begin(), experiment.abort_on.end(), rule.name) !=
+           experiment.abort_on.end();
+  }
+  return rule.target == experiment.target;
+}
+}  // namespace
+
+json ChaosService::sla_verdicts(const ExperimentConfig& experiment) const {
+  json out = json::object();
+  for (const auto& status : sla_.snapshot()) {
+    if (!watched(experiment, status.rule)) continue;
+    out[status.rule.name] = {{"met", status.met},
+                             {"good_total", status.good_total},
+                             {"bad_total", status.bad_total},
+                             {"last_good", status.last_good}};
+  }
+  return out;
+}
+
+std::string ChaosService::breached(const ExperimentConfig& experiment) const {
+  if (experiment.abort_on.empty()) return "";
+  for (const auto& status : sla_.snapshot()) {
+    if (watched(experiment, status.rule) && !status.met) return status.rule.name;
+  }
+  return "";
+}
+
+bool ChaosService::all_met(const ExperimentConfig& experiment, const json& before) const {
+  for (const auto& status : sla_.snapshot()) {
+    if (!watched(experiment, status.rule)) continue;
+    // An SLA that was breached before the run cannot tell whether the target recovered.
+    auto was = before.find(status.rule.name);
+    if (was != before.end() && !was->value("met", true)) continue;
+    if (!status.met || !status.last_good) return false;
+  }
+  return true;
+}
+
+void ChaosService::start_experiments() {
+  if (!chaos_.enabled || !supervisor_) return;
+  for (const auto& experiment : experiments_) {
+    if (!experiment.interval) continue;
+    spdlog::info("chaos: experiment {} every {} ({} on {} for {}{})", experiment.name,
+                 format_duration(*experiment.interval), experiment.fault, experiment.target,
+                 format_duration(experiment.duration), experiment.dry_run ? ", dry run" : "");
+    asio::co_spawn(executor_, trigger_loop(experiment.name, *experiment.interval), asio::detached);
+  }
+}
+
+asio::awaitable<void> ChaosService::trigger_loop(std::string name, Duration interval) {
+  auto alive = alive_;
+  asio::steady_timer timer(executor_);
+  while (*alive) {
+    timer.expires_after(interval);
+    boost::system::error_code ec;
+    co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (!*alive) co_return;
+    const ExperimentConfig* experiment = find_experiment(name);
+    if (experiment == nullptr || supervisor_->halted() || running_.contains(name)) continue;
+    start_run(*experiment, "interval");
+  }
+}
+
+ApiReply ChaosService::run_experiment(const std::string& name, const ApiCaller& caller) {
+  if (!chaos_.enabled || !supervisor_) return error_reply(403, "chaos is disabled");
+  if (!ready_) return error_reply(503, "chaos is starting (reconcile under way); retry");
+  const ExperimentConfig* experiment = find_experiment(name);
+  if (experiment == nullptr) return error_reply(404, "no experiment named \"" + name + "\"");
+  if (supervisor_->halted()) {
+    return error_reply(409, "chaos is halted: " + supervisor_->halt_reason());
+  }
+  if (auto it = running_.find(name); it != running_.end()) {
+    return error_reply(409,
+                       "experiment " + name + " is running already (run " + it->second->id + ")");
+  }
+  auto run = start_run(*experiment, "api (" + caller.remote + ")");
+  spdlog::info("audit: POST /api/v1/experiments/{}/run accepted: run={} fault={} target={} from {}",
+               name, run->id, experiment->fault, experiment->target, caller.remote);
+  return ApiReply{202, run->to_json()};
+}
+
+std::shared_ptr<ChaosService::Run> ChaosService::start_run(const ExperimentConfig& experiment,
+                                                           const std::string& trigger) {
+  auto run = std::make_shared<Run>();
+  run->id = "r" + new_fault_id().substr(1);  // "r-<ms>-<hex>"
+  run->experiment = experiment.name;
+  run->trigger = trigger;
+  run->dry_run = experiment.dry_run;
+  run->started_at = std::chrono::system_clock::now();
+  running_[experiment.name] = run;
+  runs_.push_front(run);
+  if (runs_.size() > kRecentFaults) runs_.pop_back();
+  asio::co_spawn(executor_, execute(run), asio::detached);
+  notify();
+  return run;
+}
+
+asio::awaitable<void> ChaosService::execute(std::shared_ptr<Run> run) {
+  auto alive = alive_;
+  const ExperimentConfig* found = find_experiment(run->experiment);
+  if (found == nullptr) co_return;
+  const ExperimentConfig& experiment = *found;
+  auto finish = [&](const std::string& state) {
+    run->state = state;
+    run->finished_at = std::chrono::system_clock::now();
+    running_.erase(run->experiment);
+    metrics_.record_experiment_run(run->experiment, state);
+    spdlog::info("chaos: experiment {} run {} {}{}", run->experiment, run->id, state,
+                 run->error.empty() ? "" : ": " + run->error);
+    notify();
+  };
+  run->before = sla_verdicts(experiment);
+  if (experiment.dry_run) {
+    run->error = "dry run: nothing injected";
+    finish("succeeded");
+    co_return;
+  }
+  run->state = "injecting";
+  notify();
+  std::unique_ptr<Fault> fault;
+  try {
+    fault = find_fault_type(experiment.fault)
+                ->create(experiment.params, "experiments." + experiment.name + ".params",
+                         experiment.where.file);
+  } catch (const std::exception& e) {
+    run->error = e.what();
+    finish("failed");
+    co_return;
+  }
+  const TargetConfig* target = config_.find_target(experiment.target);
+  if (target == nullptr) {
+    run->error = "target " + experiment.target + " is gone from the config";
+    finish("failed");
+    co_return;
+  }
+  auto context = context_for(*target, experiment.node);
+  if (!context) {
+    run->error = context.error().message;
+    finish("failed");
+    co_return;
+  }
+  FaultRequest request{.fault = std::move(fault),
+                       .context = std::move(context.value()),
+                       .duration = experiment.duration,
+                       .experiment = experiment.name};
+  Result<std::string> id = co_await supervisor_->inject(std::move(request));
+  if (!*alive) co_return;
+  if (!id) {
+    if (id.error().code != ErrorCode::conflict && id.error().code != ErrorCode::invalid_argument) {
+      metrics_.record_injection(experiment.fault, false);
+    }
+    run->error = id.error().message;
+    finish("failed");
+    co_return;
+  }
+  metrics_.record_injection(experiment.fault, true);
+  update_metrics();
+  run->fault_id = id.value();
+  run->state = "active";
+  run->injected_at = std::chrono::system_clock::now();
+  const json at_inject = sla_verdicts(experiment);
+  notify();
+
+  // Watch until the fault is gone (its deadline, a DELETE, a halt) or an abort_on SLA breaches.
+  // Bounded: a revert that keeps failing is the watchdog's to retry; the run gives up on it.
+  asio::steady_timer tick(executor_);
+  const auto give_up = steady_clock::now() + experiment.duration + std::chrono::minutes(5);
+  bool gone = false;
+  while (steady_clock::now() < give_up) {
+    gone = true;
+    for (const auto& info : supervisor_->active()) {
+      if (info.id == run->fault_id) {
+        gone = false;
+        if (info.phase == FaultPhase::reverting) run->state = "reverting";
+      }
+    }
+    if (gone) break;
+    if (std::string sla = breached(experiment); !sla.empty() && run->abort_reason.empty()) {
+      run->abort_reason = "SLA " + sla + " breached";
+      run->state = "reverting";
+      spdlog::warn("chaos: experiment {} run {}: {}; reverting fault {}", run->experiment, run->id,
+                   run->abort_reason, run->fault_id);
+      const std::string reason = "abort: " + run->abort_reason;
+      (void)co_await supervisor_->revert(run->fault_id, reason);
+      if (!*alive) co_return;
+      continue;
+    }
+    tick.expires_after(std::chrono::milliseconds(200));
+    boost::system::error_code ec;
+    co_await tick.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (!*alive) co_return;
+  }
+  run->reverted_at = std::chrono::system_clock::now();
+  // During: the verdicts when the fault went, with the events judged while it was on.
+  run->during = sla_verdicts(experiment);
+  for (auto& [name, verdict] : run->during.items()) {
+    if (!at_inject.contains(name)) continue;
+    verdict["good"] =
+        verdict["good_total"].get<uint64_t>() - at_inject[name]["good_total"].get<uint64_t>();
+    verdict["bad"] =
+        verdict["bad_total"].get<uint64_t>() - at_inject[name]["bad_total"].get<uint64_t>();
+  }
+  if (!gone) {
+    run->error = "fault " + run->fault_id + " was not reverted in time (the watchdog retries it)";
+    finish("failed");
+    co_return;
+  }
+  // After: how long until every watched SLA is met again with a good last event (bounded).
+  const auto recovery_limit = steady_clock::now() + std::chrono::seconds(60);
+  const auto reverted = steady_clock::now();
+  while (!all_met(experiment, run->before) && steady_clock::now() < recovery_limit) {
+    tick.expires_after(std::chrono::milliseconds(200));
+    boost::system::error_code ec;
+    co_await tick.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (!*alive) co_return;
+  }
+  if (all_met(experiment, run->before)) {
+    run->recovery_seconds = to_seconds(steady_clock::now() - reverted);
+  }
+  run->after = sla_verdicts(experiment);
+  finish(run->abort_reason.empty() ? "succeeded" : "aborted");
+}
+
+void validate_experiments(const Config& config) {
+  std::vector<SlaRule> rules = build_sla_rules(config);
+  for (size_t i = 0; i < config.experiments.size(); ++i) {
+    const ExperimentConfig& experiment = config.experiments[i];
+    const std::string path = "experiments[" + std::to_string(i) + "]";
+    const FaultType* type = find_fault_type(experiment.fault);
+    if (type == nullptr) {
+      throw ConfigError(
+          experiment.where, path + ".fault",
+          "unknown fault \"" + experiment.fault + "\"; known faults: " + fault_type_names());
+    }
+    (void)type->create(experiment.params, path + ".params", experiment.where.file);
+    if (experiment.fault == "node_kill") {
+      const TargetConfig* target = config.find_target(experiment.target);
+      if (target != nullptr && !target->lab) {
+        throw ConfigError(experiment.where, path + ".fault",
+                          "node_kill works on lab targets only so far");
+      }
+    }
+    for (const auto& name : experiment.abort_on) {
+      bool known = std::any_of(rules.begin(), rules.end(),
+                               [&](const SlaRule& rule) { return rule.name == name; });
+      if (!known) {
+        std::vector<std::string> names;
+        for (const auto& rule : rules) names.push_back(rule.name);
+        std::string list;
+        for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
+        throw ConfigError(experiment.where, path + ".abort_on",
+                          "no SLA named \"" + name + "\"; SLAs: " + list);
+      }
+    }
+  }
+}
+
+void ChaosService::notify() const {
+  if (changed_) changed_();
+}
+
+}  // namespace chaosd
