@@ -654,6 +654,13 @@ asio::awaitable<void> ChaosService::execute(std::shared_ptr<Run> run) {
     finish("failed");
     co_return;
   }
+  // Checked against the running config: a reload may have taken chaos_allowed away since the
+  // experiment was loaded.
+  if (!target->chaos_allowed) {
+    run->error = "target " + experiment.target + " is not chaos_allowed";
+    finish("failed");
+    co_return;
+  }
   auto context = context_for(*target, experiment.node);
   if (!context) {
     run->error = context.error().message;

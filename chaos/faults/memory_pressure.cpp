@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <optional>
+#include <optional>
 
 #include "config/params.h"
 #include "config/toml_reader.h"
@@ -139,19 +141,30 @@ asio::awaitable<Status> MemoryPressureFault::inject(FaultContext& ctx) {
 asio::awaitable<Status> MemoryPressureFault::revert(FaultContext& ctx) {
   if (!state_.captured) co_return Ok{};  // prepare never completed: nothing was changed
   RedisConnection conn(ctx.executor, fault_connection_options(ctx, type()));
-  // Deletes first: under noeviction with a tiny maxmemory, DEL still works and frees memory.
-  for (int64_t next = 0; next < state_.ballast_keys;) {
-    Command unlink{"UNLINK"};
+  // Deletes first: under noeviction with a tiny maxmemory, DEL still works and frees memory. One
+  // key per UNLINK: on a cluster node the ballast keys hash to many slots (CROSSSLOT otherwise).
+  std::optional<Error> unlink_error;
+  for (int64_t next = 0; next < state_.ballast_keys && !unlink_error;) {
+    std::vector<Command> batch;
     for (int i = 0; i < kDeleteBatch && next < state_.ballast_keys; ++i, ++next) {
-      unlink.push_back(state_.ballast_prefix + std::to_string(next));
+      batch.push_back(Command{"UNLINK", state_.ballast_prefix + std::to_string(next)});
     }
-    auto reply = co_await conn.command(std::move(unlink));
-    if (!reply) co_return redis_failure("UNLINK ballast", reply.error());
+    auto replies = co_await conn.pipeline(std::move(batch));
+    for (const auto& reply : replies) {
+      if (reply) continue;
+      // A replica (READONLY) or a key of another node's slot (MOVED) never took ballast there.
+      const std::string& message = reply.error().message;
+      if (message.rfind("READONLY", 0) == 0 || message.rfind("MOVED", 0) == 0) continue;
+      unlink_error = reply.error();
+      break;
+    }
   }
+  // The original limits come back whatever happened to the ballast: they matter most.
   auto maxmemory = co_await config_set(conn, "maxmemory", state_.original_maxmemory);
-  if (!maxmemory) co_return maxmemory;
   auto policy = co_await config_set(conn, "maxmemory-policy", state_.original_policy);
+  if (!maxmemory) co_return maxmemory;
   if (!policy) co_return policy;
+  if (unlink_error) co_return redis_failure("UNLINK ballast", *unlink_error);
   co_return Ok{};
 }
 

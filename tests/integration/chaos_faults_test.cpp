@@ -102,6 +102,23 @@ TEST(ChaosFaults, MemoryPressureRevertFromRecordAloneAfterInject) {
   EXPECT_EQ(config_value(server, "maxmemory-policy"), "noeviction");
 }
 
+TEST(ChaosFaults, MemoryPressureOnAReplicaIsRevertedThoughItsBallastWasRefused) {
+  test::RedisServer primary;
+  test::RedisServer replica(
+      {"--replicaof", "127.0.0.1", std::to_string(primary.port()), "--maxmemory", "100mb"});
+  primary.wait_for_replica(replica);
+  asio::io_context io;
+  auto ctx = context_for(io, replica);
+  ctx.fault_id = "f-mem-replica";
+  ctx.duration = 30s;
+  auto fault = make_fault("memory_pressure", {{"maxmemory", "8mb"}, {"fill_ratio", 0.5}});
+  ASSERT_EQ(prepare_and_inject(io, *fault, ctx), "");  // the replica refuses the ballast writes
+  EXPECT_EQ(config_value(replica, "maxmemory"), "8388608");
+  // Revert meets READONLY for every ballast UNLINK, and must restore the limit all the same.
+  ASSERT_EQ(run_step(io, *fault, ctx, FaultStep::revert), "");
+  EXPECT_EQ(config_value(replica, "maxmemory"), "104857600");
+}
+
 TEST(ChaosFaults, MemoryPressureFillRatioNeedsALimit) {
   test::RedisServer server;  // maxmemory 0
   asio::io_context io;
