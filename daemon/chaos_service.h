@@ -80,6 +80,8 @@ class ChaosService {
   bool all_met(const ExperimentConfig& experiment, const nlohmann::json& before) const;
   std::string breached(const ExperimentConfig& experiment) const;
   const ExperimentConfig* find_experiment(const std::string& name) const;
+  /// Adds "experiments" and "runs" to status_json()'s object.
+  void experiments_json(nlohmann::json& out) const;
   Result<FaultContext> context_for(const TargetConfig& target, const std::string& node) const;
   Result<FaultContext> context_for_record(const JournalEntry& entry) const;
   void on_journal(const JournalEntry& entry);
