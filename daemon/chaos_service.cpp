@@ -2,8 +2,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include <array>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -402,24 +404,31 @@ void ChaosService::on_journal(const JournalEntry& entry) {
                             {"time", iso8601(entry.time)}});
     if (recent_.size() > kRecentFaults) recent_.pop_back();
   }
-  // The watchdog reverts on its own: metrics and the snapshot follow from here.
+  // The watchdog reverts on its own: metrics and the snapshot follow from here, once the
+  // supervisor has let go of the fault (it journals before it forgets it).
   update_metrics();
   notify();
+  asio::post(executor_, [this, alive = alive_] {
+    if (!*alive) return;
+    update_metrics();
+    notify();
+  });
 }
 
 void ChaosService::update_metrics() {
   const bool halted = supervisor_ && supervisor_->halted();
   metrics_.set_chaos_state(chaos_.enabled, halted);
-  std::map<std::string, std::pair<std::string, std::string>> now;
+  std::map<std::string, std::array<std::string, 3>> now;
   if (supervisor_) {
-    for (const auto& info : supervisor_->active()) now[info.id] = {info.type, info.target};
+    for (const auto& info : supervisor_->active())
+      now[info.id] = {info.type, info.target, info.experiment};
   }
   // fault_active{fault,target,experiment}: 1 while such a fault is active; kept at 0 after.
   for (const auto& [id, labels] : active_series_) {
-    if (!now.contains(id)) metrics_.set_fault_active(labels.first, labels.second, "", false);
+    if (!now.contains(id)) metrics_.set_fault_active(labels[0], labels[1], labels[2], false);
   }
   for (const auto& [id, labels] : now) {
-    metrics_.set_fault_active(labels.first, labels.second, "", true);
+    metrics_.set_fault_active(labels[0], labels[1], labels[2], true);
   }
   active_series_ = std::move(now);
 }
