@@ -75,19 +75,21 @@ void ChaosService::experiments_json(json& out) const {
   for (const auto& experiment : experiments_) {
     std::ostringstream params;
     params << toml::json_formatter(experiment.params);
-    json item = {{"name", experiment.name},
-                 {"fault", experiment.fault},
-                 {"target", experiment.target},
-                 {"node", experiment.node},
-                 {"duration", format_duration(experiment.duration)},
-                 {"trigger", experiment.interval ? "interval" : "on_demand"},
-                 {"interval", experiment.interval ? json(format_duration(*experiment.interval))
-                                                  : json(nullptr)},
-                 {"abort_on", experiment.abort_on},
-                 {"dry_run", experiment.dry_run},
-                 {"params", json::parse(params.str(), nullptr, false)},
-                 {"running", running_.contains(experiment.name)},
-                 {"last_run", nullptr}};
+    json item = {
+        {"name", experiment.name},
+        {"fault", experiment.fault},
+        {"target", experiment.target},
+        {"node", experiment.node},
+        {"duration", format_duration(experiment.duration)},
+        {"trigger", experiment.interval ? "interval" : "on_demand"},
+        {"interval",
+         experiment.interval ? json(format_duration(*experiment.interval)) : json(nullptr)},
+        {"window", experiment.window ? json(experiment.window->to_string()) : json(nullptr)},
+        {"abort_on", experiment.abort_on},
+        {"dry_run", experiment.dry_run},
+        {"params", json::parse(params.str(), nullptr, false)},
+        {"running", running_.contains(experiment.name)},
+        {"last_run", nullptr}};
     for (const auto& run : runs_) {
       if (run->experiment == experiment.name) {
         item["last_run"] = run->to_json();
@@ -153,9 +155,11 @@ void ChaosService::start_experiments() {
   if (!chaos_.enabled || !supervisor_) return;
   for (const auto& experiment : experiments_) {
     if (!experiment.interval) continue;
-    spdlog::info("chaos: experiment {} every {} ({} on {} for {}{})", experiment.name,
-                 format_duration(*experiment.interval), experiment.fault, experiment.target,
-                 format_duration(experiment.duration), experiment.dry_run ? ", dry run" : "");
+    spdlog::info("chaos: experiment {} every {}{} ({} on {} for {}{})", experiment.name,
+                 format_duration(*experiment.interval),
+                 experiment.window ? " within " + experiment.window->to_string() + " UTC" : "",
+                 experiment.fault, experiment.target, format_duration(experiment.duration),
+                 experiment.dry_run ? ", dry run" : "");
     asio::co_spawn(executor_, trigger_loop(experiment.name, *experiment.interval), asio::detached);
   }
 }
@@ -170,6 +174,9 @@ asio::awaitable<void> ChaosService::trigger_loop(std::string name, Duration inte
     if (!*alive) co_return;
     const ExperimentConfig* experiment = find_experiment(name);
     if (experiment == nullptr || supervisor_->halted() || running_.contains(name)) continue;
+    if (experiment->window && !experiment->window->contains(std::chrono::system_clock::now())) {
+      continue;  // outside its daily window
+    }
     start_run(*experiment, "interval");
   }
 }
