@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstdio>
 #include <utility>
 
 #include "config/toml_reader.h"
@@ -49,6 +50,39 @@ ConfigError::ConfigError(SourceLocation where, std::string key_path, std::string
       where_(std::move(where)),
       key_path_(std::move(key_path)),
       message_(std::move(message)) {}
+
+bool DailyWindow::contains(std::chrono::system_clock::time_point when) const {
+  auto since_midnight = when.time_since_epoch() % std::chrono::hours(24);
+  int minute =
+      static_cast<int>(std::chrono::duration_cast<std::chrono::minutes>(since_midnight).count());
+  if (start_minute < end_minute) return minute >= start_minute && minute < end_minute;
+  return minute >= start_minute || minute < end_minute;  // across midnight
+}
+
+std::string DailyWindow::to_string() const {
+  char text[16];
+  std::snprintf(text, sizeof(text), "%02d:%02d-%02d:%02d", start_minute / 60, start_minute % 60,
+                end_minute / 60, end_minute % 60);
+  return text;
+}
+
+std::optional<DailyWindow> parse_daily_window(std::string_view text) {
+  auto minute_of = [](std::string_view hhmm) -> std::optional<int> {
+    if (hhmm.size() != 5 || hhmm[2] != ':') return std::nullopt;
+    for (size_t i : {0, 1, 3, 4}) {
+      if (hhmm[i] < '0' || hhmm[i] > '9') return std::nullopt;
+    }
+    int hours = (hhmm[0] - '0') * 10 + (hhmm[1] - '0');
+    int minutes = (hhmm[3] - '0') * 10 + (hhmm[4] - '0');
+    if (hours > 23 || minutes > 59) return std::nullopt;
+    return hours * 60 + minutes;
+  };
+  if (text.size() != 11 || text[5] != '-') return std::nullopt;
+  auto start = minute_of(text.substr(0, 5));
+  auto end = minute_of(text.substr(6));
+  if (!start || !end || *start == *end) return std::nullopt;
+  return DailyWindow{*start, *end};
+}
 
 bool Threshold::holds(double measured) const {
   switch (op) {

@@ -5,6 +5,7 @@
 
 #include <toml++/toml.h>
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <stdexcept>
@@ -150,6 +151,16 @@ struct SlaConfig {
   SourceLocation where;
 };
 
+/// A daily time window in UTC, "02:00-04:30"; an end before the start crosses midnight.
+struct DailyWindow {
+  int start_minute = 0;  // minutes after 00:00 UTC, 0..1439
+  int end_minute = 0;    // exclusive
+  bool contains(std::chrono::system_clock::time_point when) const;
+  std::string to_string() const;  // "02:00-04:30"
+};
+/// Parses "HH:MM-HH:MM" (00:00..23:59, start != end); nullopt when malformed.
+std::optional<DailyWindow> parse_daily_window(std::string_view text);
+
 /// [[experiments]]: a fault on a schedule or on demand (docs/chaos.md). The fault's params are
 /// validated by the fault registry at start (daemon/experiments.h), abort_on against the SLAs.
 struct ExperimentConfig {
@@ -159,6 +170,7 @@ struct ExperimentConfig {
   std::string node;  // empty: the target's primary
   Duration duration = std::chrono::seconds(30);
   std::optional<Duration> interval;   // trigger = "interval"; nullopt: on demand only
+  std::optional<DailyWindow> window;  // interval runs only inside this daily window (UTC)
   std::vector<std::string> abort_on;  // SLA names: a breach while the fault is on reverts it
   bool dry_run = false;               // record verdicts, inject nothing
   toml::table params;                 // moved, not copied (positions for errors)

@@ -377,7 +377,7 @@ class Loader {
   // (validate_experiments): the fault registry and the default SLAs live outside the config.
   ExperimentConfig read_experiment(TableReader& table) {
     table.expect_only({"name", "fault", "target", "node", "params", "duration", "trigger",
-                       "interval", "abort_on", "dry_run"});
+                       "interval", "window", "abort_on", "dry_run"});
     ExperimentConfig experiment;
     experiment.where = table.where();
     experiment.name = table.require_string("name", "\"squeeze-memory\"");
@@ -413,6 +413,16 @@ class Loader {
       table.fail("interval", "an on_demand experiment has no interval; remove it");
     }
     experiment.interval = interval;
+    if (std::optional<std::string> window = table.get_string("window")) {
+      experiment.window = parse_daily_window(*window);
+      if (!experiment.window) {
+        table.fail("window", in_quotes(*window) +
+                                 R"( is not a daily window in UTC (use e.g. "02:00-04:30"))");
+      }
+      if (!interval) {
+        table.fail("window", "a window limits interval runs; add interval = \"30m\"");
+      }
+    }
     assign(table.get_string_array("abort_on"), experiment.abort_on);
     assign(table.get_bool("dry_run"), experiment.dry_run);
     assign(table.take_table("params"), experiment.params);

@@ -161,6 +161,7 @@ void print_experiment(std::ostream& out, const ExperimentConfig& experiment) {
   line(out, "duration", toml_duration(experiment.duration));
   line(out, "trigger", toml_string(experiment.interval ? "interval" : "on_demand"));
   if (experiment.interval) line(out, "interval", toml_duration(*experiment.interval));
+  if (experiment.window) line(out, "window", toml_string(experiment.window->to_string()));
   std::string names = "[";
   for (size_t i = 0; i < experiment.abort_on.size(); ++i) {
     names += (i ? ", " : "") + toml_string(experiment.abort_on[i]);

@@ -12,6 +12,7 @@
 // Thread-safety: none; every call on the loop thread. The daemon posts HTTP calls to the loop.
 // `config`, `lab`, `proxy` and `metrics` must outlive the service (the daemon owns them all).
 
+#include <array>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <deque>
@@ -80,6 +81,8 @@ class ChaosService {
   bool all_met(const ExperimentConfig& experiment, const nlohmann::json& before) const;
   std::string breached(const ExperimentConfig& experiment) const;
   const ExperimentConfig* find_experiment(const std::string& name) const;
+  /// Adds "experiments" and "runs" to status_json()'s object.
+  void experiments_json(nlohmann::json& out) const;
   Result<FaultContext> context_for(const TargetConfig& target, const std::string& node) const;
   Result<FaultContext> context_for_record(const JournalEntry& entry) const;
   void on_journal(const JournalEntry& entry);
@@ -99,8 +102,9 @@ class ChaosService {
   bool ready_ = false;    // reconcile done
   bool halting_ = false;  // a dead-man halt is under way
   std::chrono::steady_clock::time_point last_heartbeat_;
-  std::deque<nlohmann::json> recent_;                                         // newest first
-  std::map<std::string, std::pair<std::string, std::string>> active_series_;  // id -> fault,target
+  std::deque<nlohmann::json> recent_;  // newest first
+  // id -> fault, target, experiment: the labels of its chaos_fault_active series
+  std::map<std::string, std::array<std::string, 3>> active_series_;
   std::function<void()> changed_;
   const SlaEngine& sla_;
   const std::vector<ExperimentConfig> experiments_;      // as at start, like chaos_

@@ -404,6 +404,9 @@ TEST(ChaosExperiments, OnDemandRunInjectsRevertsAndRecordsSlaVerdicts) {
     if (!squeezed) std::this_thread::sleep_for(20ms);
   }
   EXPECT_TRUE(squeezed);
+  EXPECT_EQ(metric(daemon, "redis_chaosd_chaos_fault_active",
+                   {"fault=\"memory_pressure\"", "experiment=\"squeeze\""}),
+            1.0);
   json run;
   for (int i = 0; i < 200 && !finished(run); ++i) {
     std::this_thread::sleep_for(100ms);
@@ -422,6 +425,9 @@ TEST(ChaosExperiments, OnDemandRunInjectsRevertsAndRecordsSlaVerdicts) {
   EXPECT_EQ(metric(daemon, "redis_chaosd_experiment_runs_total",
                    {"experiment=\"squeeze\"", "outcome=\"succeeded\""}),
             1.0);
+  EXPECT_EQ(metric(daemon, "redis_chaosd_chaos_fault_active",
+                   {"fault=\"memory_pressure\"", "experiment=\"squeeze\""}),
+            0.0);
   EXPECT_EQ(metric(daemon, "redis_chaosd_chaos_reverts_total",
                    {"fault=\"memory_pressure\"", "result=\"success\""}),
             1.0);

@@ -720,5 +720,39 @@ TEST(ExperimentsConfig, Errors) {
                         "test.toml:7:9", "experiments[0].fault", "add [chaos] enabled = true"));
 }
 
+TEST(ExperimentsConfig, DailyWindow) {
+  using std::chrono::hours;
+  using std::chrono::minutes;
+  auto at = [](int hour, int minute) {
+    return std::chrono::system_clock::time_point(std::chrono::hours(24 * 20000) + hours(hour) +
+                                                 minutes(minute));
+  };
+  auto night = parse_daily_window("02:00-04:30");
+  ASSERT_TRUE(night.has_value());
+  EXPECT_EQ(night->to_string(), "02:00-04:30");
+  EXPECT_FALSE(night->contains(at(1, 59)));
+  EXPECT_TRUE(night->contains(at(2, 0)));
+  EXPECT_TRUE(night->contains(at(4, 29)));
+  EXPECT_FALSE(night->contains(at(4, 30)));
+  auto across = parse_daily_window("23:00-01:00");
+  ASSERT_TRUE(across.has_value());
+  EXPECT_TRUE(across->contains(at(23, 30)));
+  EXPECT_TRUE(across->contains(at(0, 30)));
+  EXPECT_FALSE(across->contains(at(12, 0)));
+  for (const char* bad : {"", "2:00-4:00", "02:00-02:00", "24:00-01:00", "02:60-03:00",
+                          "02:00 04:00", "02:00-04:00x"}) {
+    EXPECT_FALSE(parse_daily_window(bad).has_value()) << bad;
+  }
+  const std::string head =
+      "[[experiments]]\nname = \"x\"\nfault = \"memory_pressure\"\ntarget = \"main\"\n";
+  Config config = load(chaos_target(head + "interval = \"10m\"\nwindow = \"02:00-04:30\"\n"));
+  EXPECT_EQ(config.experiments[0].window->start_minute, 120);
+  EXPECT_EQ(load(print_config(config)).experiments[0].window->end_minute, 270);
+  EXPECT_TRUE(FailsWith(chaos_target(head + "interval = \"10m\"\nwindow = \"2am\"\n"),
+                        "test.toml:12:10", "experiments[0].window", "not a daily window"));
+  EXPECT_TRUE(FailsWith(chaos_target(head + "window = \"02:00-04:00\"\n"), "test.toml:11:10",
+                        "experiments[0].window", "add interval"));
+}
+
 }  // namespace
 }  // namespace chaosd
