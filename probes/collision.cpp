@@ -21,17 +21,6 @@ namespace {
 
 std::string tenant_name(int t) { return collision_tenant(t); }
 
-asio::awaitable<void> run_all(std::vector<asio::awaitable<void>>& tasks) {
-  auto executor = co_await asio::this_coro::executor;
-  using Op = decltype(asio::co_spawn(executor, std::move(tasks.front()), asio::deferred));
-  std::vector<Op> ops;
-  ops.reserve(tasks.size());
-  for (auto& task : tasks) ops.push_back(asio::co_spawn(executor, std::move(task), asio::deferred));
-  auto group = asio::experimental::make_parallel_group(std::move(ops));
-  [[maybe_unused]] auto outcome =
-      co_await group.async_wait(asio::experimental::wait_for_all(), asio::use_awaitable);
-}
-
 }  // namespace
 
 struct CollisionProbe::Run {

@@ -103,20 +103,6 @@ asio::awaitable<void> release(RunState& run, RedisConnection& conn, const std::s
   if (reply && reply.value().integer() == 0) ++run.lost_leases;
 }
 
-// Runs every task concurrently and returns when all have ended, also when cancelled: the group
-// forwards the cancellation to each task and waits for it, so tasks may use the caller's frame.
-// A task that threw (cancelled mid-wait) has left what it measured in RunState already.
-asio::awaitable<void> run_all(std::vector<asio::awaitable<void>>& tasks) {
-  auto executor = co_await asio::this_coro::executor;
-  using Op = decltype(asio::co_spawn(executor, std::move(tasks.front()), asio::deferred));
-  std::vector<Op> ops;
-  ops.reserve(tasks.size());
-  for (auto& task : tasks) ops.push_back(asio::co_spawn(executor, std::move(task), asio::deferred));
-  auto group = asio::experimental::make_parallel_group(std::move(ops));
-  [[maybe_unused]] auto outcome =
-      co_await group.async_wait(asio::experimental::wait_for_all(), asio::use_awaitable);
-}
-
 // --- contention ---
 
 struct Contention {
@@ -342,7 +328,7 @@ asio::awaitable<ProbeResult> LockProbe::run(ProbeContext& ctx) {
   for (int i = 0; i < p.workers; ++i) {
     workers.push_back(contend(run, contention, *connections[static_cast<size_t>(i)], i));
   }
-  co_await run_all(workers);
+  co_await run_all(workers);  // a worker that threw has left what it measured in RunState
   const double elapsed = seconds_between(started, steady_clock::now());
   if (run.cancelled) co_return result;
   if (!contention.acquire_seconds.empty()) {

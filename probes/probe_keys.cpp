@@ -1,5 +1,8 @@
 #include "probes/probe_keys.h"
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/experimental/parallel_group.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -50,6 +53,17 @@ asio::awaitable<bool> sleep_until(SteadyTime when) {
 asio::awaitable<bool> sleep_for(Duration d) {
   co_return co_await sleep_until(std::chrono::steady_clock::now() +
                                  std::chrono::duration_cast<SteadyTime::duration>(d));
+}
+
+asio::awaitable<void> run_all(std::vector<asio::awaitable<void>>& tasks) {
+  auto executor = co_await asio::this_coro::executor;
+  using Op = decltype(asio::co_spawn(executor, std::move(tasks.front()), asio::deferred));
+  std::vector<Op> ops;
+  ops.reserve(tasks.size());
+  for (auto& task : tasks) ops.push_back(asio::co_spawn(executor, std::move(task), asio::deferred));
+  auto group = asio::experimental::make_parallel_group(std::move(ops));
+  [[maybe_unused]] auto outcome =
+      co_await group.async_wait(asio::experimental::wait_for_all(), asio::use_awaitable);
 }
 
 }  // namespace chaosd

@@ -4,6 +4,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
 #include <string>
+#include <vector>
 
 #include "daemon/redis/connection.h"
 #include "daemon/util/clock.h"
@@ -23,6 +24,11 @@ boost::asio::awaitable<Status> delete_probe_keys(ProbeContext& ctx);
 /// Sleeps on the loop until `when`; returns false if the wait was cancelled (probe timed out).
 boost::asio::awaitable<bool> sleep_until(SteadyTime when);
 boost::asio::awaitable<bool> sleep_for(Duration d);
+
+/// Runs every task concurrently and returns when all have ended, also when cancelled: the group
+/// forwards the cancellation to each task and waits for it, so tasks may use the caller's frame.
+/// An exception a task throws (cancelled mid-wait) ends that task only.
+boost::asio::awaitable<void> run_all(std::vector<boost::asio::awaitable<void>>& tasks);
 
 /// Seconds between two steady time points, as a double.
 inline double seconds_between(SteadyTime from, SteadyTime to) {
