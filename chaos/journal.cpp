@@ -1,6 +1,7 @@
 #include "chaos/journal.h"
 
 #include <fcntl.h>
+#include <spdlog/spdlog.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -236,10 +237,19 @@ FaultJournal::~FaultJournal() {
 Status FaultJournal::append(const JournalEntry& entry) {
   std::string line = entry.to_json().dump() + "\n";
   // O_APPEND is not set (ftruncate needs the plain offset): seek to the end each time.
-  if (::lseek(fd_, 0, SEEK_END) < 0) return os_error("cannot seek", path_);
-  auto written = write_all(fd_, line, path_);
-  if (!written) return written;
-  if (::fdatasync(fd_) != 0) return os_error("cannot fdatasync", path_);
+  const off_t end = ::lseek(fd_, 0, SEEK_END);
+  if (end < 0) return os_error("cannot seek", path_);
+  Status written = write_all(fd_, line, path_);
+  if (written && ::fdatasync(fd_) != 0) written = os_error("cannot fdatasync", path_);
+  if (!written) {
+    // Cut a partial line off again: the next record would otherwise be glued to it and both
+    // lost at the next start (a torn line in the middle is not a torn tail).
+    if (::ftruncate(fd_, end) != 0) {
+      spdlog::error("fault journal {}: cannot cut a failed write back to {} bytes: {}",
+                    path_.string(), static_cast<long long>(end), std::strerror(errno));
+    }
+    return written;
+  }
   entries_.push_back(entry);
   return Ok{};
 }

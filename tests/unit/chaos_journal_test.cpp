@@ -1,7 +1,9 @@
 // The fault journal: JSON lines, a torn last line tolerated, pending = injected and not reverted.
 
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 
+#include <csignal>
 #include <fstream>
 #include <sstream>
 
@@ -127,6 +129,40 @@ TEST(ChaosJournal, FileSurvivesReopenAndCutsATornTail) {
   EXPECT_TRUE(parsed.errors.empty());
   EXPECT_FALSE(parsed.torn_tail);
   EXPECT_TRUE(journal.value()->pending().empty());
+}
+
+// A write that fails halfway (here: the file size limit, as a full disk would) must not leave a
+// partial line that glues itself to the next record: both would be lost at the next start.
+TEST(ChaosJournal, FailedWriteIsCutBackAndTheNextRecordIsWhole) {
+  test::TempDir dir("chaos-journal");
+  auto journal = FaultJournal::open(dir.path());
+  ASSERT_TRUE(journal) << journal.error().message;
+  ASSERT_TRUE(journal.value()->append(make_entry("f-1", JournalEvent::injected)));
+  const auto path = dir.path() / "chaos" / "faults.jsonl";
+  const auto size_before = std::filesystem::file_size(path);
+
+  struct rlimit saved {};
+  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &saved), 0);
+  auto previous_handler = std::signal(SIGXFSZ, SIG_IGN);  // EFBIG instead of a signal
+  struct rlimit tight = saved;
+  tight.rlim_cur = size_before + 20;  // room for 20 bytes of the next line, not all of it
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &tight), 0);
+  auto failed = journal.value()->append(make_entry("f-2", JournalEvent::injected));
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &saved), 0);
+  std::signal(SIGXFSZ, previous_handler);
+
+  ASSERT_FALSE(failed);
+  EXPECT_NE(failed.error().message.find("cannot write"), std::string::npos)
+      << failed.error().message;
+  EXPECT_EQ(std::filesystem::file_size(path), size_before) << "the partial line was not cut";
+  EXPECT_EQ(journal.value()->entries().size(), 1u);
+
+  ASSERT_TRUE(journal.value()->append(make_entry("f-3", JournalEvent::injected)));
+  auto parsed = parse_journal(read_file(path));
+  EXPECT_TRUE(parsed.errors.empty());
+  EXPECT_FALSE(parsed.torn_tail);
+  ASSERT_EQ(parsed.entries.size(), 2u);
+  EXPECT_EQ(parsed.entries[1].id, "f-3");
 }
 
 TEST(ChaosJournal, SecondOpenOfOneStateDirIsRefused) {
