@@ -26,7 +26,7 @@ struct FaultSupervisor::Entry {
   std::unique_ptr<Fault> fault;
   FaultContext context;
   std::string experiment;
-  std::string node_key;  // target + node: one fault per node
+  std::string node_key;  // the server's host:port: one fault per server, whatever its names
   FaultPhase phase = FaultPhase::injecting;
   WallTime deadline{};
   steady_clock::time_point next_attempt{};  // the deadline, then the next revert retry
@@ -36,6 +36,13 @@ struct FaultSupervisor::Entry {
   asio::steady_timer watch;    // the watchdog sleeps on it
   asio::steady_timer settled;  // never expires; cancelled whenever an inject/revert step ends
 };
+
+namespace {
+// Two target names (or a lab name and an address) for one server are one server.
+std::string server_key(const FaultContext& context) {
+  return context.connection.host + ":" + std::to_string(context.connection.port);
+}
+}  // namespace
 
 const char* to_string(FaultPhase phase) {
   switch (phase) {
@@ -119,7 +126,7 @@ asio::awaitable<Result<std::string>> FaultSupervisor::inject(FaultRequest reques
                                              std::to_string(options_.max_active_faults) +
                                              ") faults are active already"};
   }
-  std::string node_key = request.context.target + "|" + request.context.node;
+  std::string node_key = server_key(request.context);
   for (const auto& [id, other] : faults_) {
     if (other->node_key == node_key) {
       co_return Error{ErrorCode::conflict, "node " + request.context.node + " of target " +
@@ -150,6 +157,10 @@ asio::awaitable<Result<std::string>> FaultSupervisor::inject(FaultRequest reques
   if (!prepared) {
     forget();  // nothing was changed yet
     co_return prepared.error();
+  }
+  if (halted_) {  // halt_all() ran while prepare() read the target: inject nothing
+    forget();
+    co_return Error{ErrorCode::conflict, "chaos was halted before the injection: " + halt_reason_};
   }
   auto intent = journal(*entry, JournalEvent::injecting, "", "");
   if (!intent) {
@@ -311,7 +322,7 @@ asio::awaitable<ReconcileReport> FaultSupervisor::reconcile(const ContextFactory
     if (entry->context.duration < Duration::zero()) entry->context.duration = Duration::zero();
     if (!entry->context.executor) entry->context.executor = executor_;
     entry->experiment = record.experiment;
-    entry->node_key = entry->context.target + "|" + entry->context.node;
+    entry->node_key = server_key(entry->context);
     entry->deadline = record.deadline;
     entry->phase = FaultPhase::reverting;
     faults_[entry->id] = entry;

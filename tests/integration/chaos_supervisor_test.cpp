@@ -128,6 +128,10 @@ TEST(ChaosSupervisor, InterlocksMaxActiveFaultsOneFaultPerNodeAndBoundedDuration
   ASSERT_EQ(on_a.rfind("f-", 0), 0u) << on_a;
   auto again_a = h.inject(make_fault("node_pause", {{"mode", "write"}}), context_for(h.io, a), 5s);
   EXPECT_NE(again_a.find("one fault per node"), std::string::npos) << again_a;
+  auto alias = context_for(h.io, a);
+  alias.target = "same-server-other-name";  // a second [[targets]] entry for one server
+  auto via_alias = h.inject(make_fault("node_pause", {{"mode", "write"}}), alias, 5s);
+  EXPECT_NE(via_alias.find("one fault per node"), std::string::npos) << via_alias;
   auto too_long = h.inject(squeeze(), context_for(h.io, b), 2min);
   EXPECT_NE(too_long.find("invalid argument: duration"), std::string::npos) << too_long;
   auto zero = h.inject(squeeze(), context_for(h.io, b), 0s);
@@ -208,6 +212,64 @@ TEST(ChaosSupervisor, HaltDuringAnInjectionRevertsItAsSoonAsTheInjectionEnds) {
   ASSERT_EQ(h.journal->entries().size(), 3u);
   EXPECT_EQ(h.events(h.journal->entries()[0].id), "injecting,injected,reverted");
   EXPECT_EQ(h.journal->entries()[2].reason, "halt: stop now");
+}
+
+// A fault whose prepare() takes a while (a slow target): it counts what the supervisor calls.
+class SlowPrepareFault : public Fault {
+ public:
+  explicit SlowPrepareFault(int* injects) : injects_(injects) {}
+  const std::string& type() const override {
+    static const std::string kType = "slow_prepare";
+    return kType;
+  }
+  asio::awaitable<Status> prepare(FaultContext& ctx) override {
+    asio::steady_timer slow(ctx.executor, 300ms);
+    co_await slow.async_wait(asio::use_awaitable);
+    co_return Ok{};
+  }
+  asio::awaitable<Status> inject(FaultContext&) override {
+    ++*injects_;
+    co_return Ok{};
+  }
+  asio::awaitable<Status> revert(FaultContext&) override { co_return Ok{}; }
+  nlohmann::json record() const override {
+    return {{"type", type()}, {"params", nlohmann::json::object()}, {"state", {}}};
+  }
+
+ private:
+  int* injects_;
+};
+
+TEST(ChaosSupervisor, HaltDuringPrepareInjectsNothing) {
+  test::RedisServer server;
+  Harness h;
+  h.open();
+  int injects = 0;
+  std::string injected;
+  bool inject_done = false;
+  bool halt_done = false;
+  auto injector = [&]() -> asio::awaitable<void> {
+    FaultRequest request{std::make_unique<SlowPrepareFault>(&injects), context_for(h.io, server),
+                         10s, "test"};
+    auto id = co_await h.supervisor->inject(std::move(request));
+    injected = id ? id.value() : id.error().describe();
+    inject_done = true;
+  };
+  auto halter = [&]() -> asio::awaitable<void> {
+    asio::steady_timer later(h.io, 50ms);  // prepare() is under way by then
+    co_await later.async_wait(asio::use_awaitable);
+    const std::string reason = "stop now";
+    (void)co_await h.supervisor->halt_all(reason);
+    halt_done = true;
+  };
+  asio::co_spawn(h.io, injector, asio::detached);
+  asio::co_spawn(h.io, halter, asio::detached);
+  ASSERT_TRUE(run_until(h.io, [&] { return inject_done && halt_done; }));
+  EXPECT_NE(injected.find("conflict: chaos was halted before the injection"), std::string::npos)
+      << injected;
+  EXPECT_EQ(injects, 0);
+  EXPECT_EQ(h.supervisor->active_count(), 0u);
+  EXPECT_TRUE(h.journal->entries().empty());  // nothing was injected, nothing to reconcile
 }
 
 TEST(ChaosSupervisor, CrashLeavesThePendingFaultAndReconcileRevertsIt) {
