@@ -6,7 +6,6 @@
 #include <chrono>
 #include <cmath>
 #include <optional>
-#include <optional>
 
 #include "config/params.h"
 #include "config/toml_reader.h"
@@ -118,7 +117,17 @@ asio::awaitable<Status> MemoryPressureFault::inject(FaultContext& ctx) {
   const auto ttl =
       std::chrono::duration_cast<std::chrono::milliseconds>(ctx.duration) + std::chrono::minutes(1);
   const std::string ttl_ms = std::to_string(ttl.count());
+  // The watchdog cannot revert a fault still in inject(): the fill stops at the fault's own
+  // deadline (a slow link, a huge ballast), and the watchdog reverts right after.
+  const auto fill_deadline = std::chrono::steady_clock::now() + ctx.duration;
   for (int64_t next = 0; next < state_.ballast_keys;) {
+    if (std::chrono::steady_clock::now() >= fill_deadline) {
+      spdlog::warn(
+          "memory_pressure {}: the fault's duration ran out while filling ({} of {} "
+          "ballast keys)",
+          ctx.fault_id, state_.ballast_written, state_.ballast_keys);
+      break;
+    }
     std::vector<Command> batch;
     for (int i = 0; i < kFillBatch && next < state_.ballast_keys; ++i, ++next) {
       batch.push_back(

@@ -26,10 +26,14 @@ const std::string& NodePauseFault::type() const {
 
 asio::awaitable<Status> NodePauseFault::prepare(FaultContext& ctx) {
   auto pause = std::chrono::duration_cast<milliseconds>(ctx.duration);
-  if (pause <= milliseconds(0) || pause > kMaxPause) {
+  const Duration longest = params_.mode == "write" ? kMaxPause : kMaxPauseAll;
+  if (pause <= milliseconds(0) || pause > longest) {
     co_return Error{ErrorCode::invalid_argument,
-                    "node_pause: duration " + format_duration(ctx.duration) +
-                        " must be between 1ms and " + format_duration(kMaxPause)};
+                    "node_pause: duration " + format_duration(ctx.duration) + " must be between " +
+                        "1ms and " + format_duration(longest) + " in mode " + params_.mode +
+                        (params_.mode == "write" ? ""
+                                                 : " (Redis cannot end a PAUSE ALL early, so a "
+                                                   "halt would wait that long)")};
   }
   // Journaled before the pause: a crash right after CLIENT PAUSE must still know when it ends.
   pause_ends_unix_ms_ = unix_ms_now() + pause.count();

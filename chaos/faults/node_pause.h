@@ -26,6 +26,9 @@ struct NodePauseParams {
 class NodePauseFault final : public Fault {
  public:
   static constexpr Duration kMaxPause = std::chrono::minutes(10);
+  /// Redis 7.0 cannot end a PAUSE ALL early (UNPAUSE waits for it): a halt or abort would wait
+  /// as long as the pause, so ALL is kept short.
+  static constexpr Duration kMaxPauseAll = std::chrono::seconds(60);
 
   NodePauseFault(NodePauseParams params, int64_t pause_ends_unix_ms = 0)
       : params_(std::move(params)), pause_ends_unix_ms_(pause_ends_unix_ms) {}

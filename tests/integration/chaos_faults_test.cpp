@@ -152,6 +152,23 @@ TEST(ChaosFaults, NodePauseAllHoldsCommandsUntilThePauseEnds) {
   EXPECT_EQ(command(io, client, {"PING"}), "PONG");
 }
 
+// Redis 7.0 cannot end a PAUSE ALL early, so a long one would hold a halt that long: refused.
+TEST(ChaosFaults, NodePauseAllIsLimitedToAMinuteWriteToTen) {
+  test::RedisServer server;
+  asio::io_context io;
+  auto ctx = context_for(io, server);
+  ctx.fault_id = "f-pause-long";
+  ctx.duration = 2min;
+  auto all = make_fault("node_pause", {{"mode", "all"}});
+  auto refused = run_step(io, *all, ctx, FaultStep::prepare);
+  EXPECT_NE(refused.find("between 1ms and 1m in mode all"), std::string::npos) << refused;
+  auto write = make_fault("node_pause", {{"mode", "write"}});
+  EXPECT_EQ(run_step(io, *write, ctx, FaultStep::prepare), "");
+  ctx.duration = 11min;
+  auto too_long = run_step(io, *write, ctx, FaultStep::prepare);
+  EXPECT_NE(too_long.find("between 1ms and 10m in mode write"), std::string::npos) << too_long;
+}
+
 TEST(ChaosFaults, NodePauseWriteIsRevertedAtOnce) {
   test::RedisServer server;
   asio::io_context io;
