@@ -125,6 +125,7 @@ class Loader {
     if (lab) read_lab(*lab);
     if (chaos) read_chaos(*chaos);
     for (TableReader& target : targets) config_.targets.push_back(read_target(target));
+    if (chaos) require_chaos_token(*chaos);
     if (config_.targets.empty()) {
       root.fail("targets",
                 "no Redis target configured; add a [[targets]] table with a name and an "
@@ -358,6 +359,11 @@ class Loader {
     } else if (const char* env = std::getenv(kChaosTokenEnv); env != nullptr && *env != '\0') {
       chaos.token = env;
       chaos.token_source = std::string("env ") + kChaosTokenEnv;
+      if (chaos.enabled && chaos.token.size() < 16) {
+        table.fail("enabled", std::string("the token in ") + kChaosTokenEnv + " has " +
+                                  std::to_string(chaos.token.size()) +
+                                  " characters; it needs at least 16 (e.g. openssl rand -hex 32)");
+      }
     }
     assign(table.get_int("max_active_faults", 1, 100), chaos.max_active_faults);
     assign(
@@ -366,11 +372,24 @@ class Loader {
     if (std::optional<int64_t> deadman = table.get_int("deadman_seconds", 1, 86400)) {
       chaos.deadman = std::chrono::seconds(*deadman);
     }
-    if (chaos.enabled && chaos.token.empty() && !config_.lab.enabled) {
-      table.fail("enabled",
-                 std::string("chaos is enabled but there is no token for the HTTP API; ") +
-                     "set token_file = \"/etc/redis-chaosd/token\" or export " + kChaosTokenEnv);
+  }
+
+  // After the targets: the lab may go without a token (the daemon generates one and logs it), but
+  // not once an external target allows chaos: the log line would be its only key.
+  void require_chaos_token(TableReader& table) {
+    const ChaosConfig& chaos = config_.chaos;
+    if (!chaos.enabled || !chaos.token.empty()) return;
+    std::string external;
+    for (const TargetConfig& target : config_.targets) {
+      if (target.chaos_allowed && !target.lab) external = target.name;
     }
+    if (config_.lab.enabled && external.empty()) return;
+    table.fail("enabled", std::string("chaos is enabled but there is no token for the HTTP API") +
+                              (external.empty() ? ""
+                                                : " (target " + in_quotes(external) +
+                                                      " is not a lab node and allows chaos)") +
+                              "; set token_file = \"/etc/redis-chaosd/token\" or export " +
+                              kChaosTokenEnv);
   }
 
   // The fault's params and the abort_on SLA names are checked by the daemon at start

@@ -645,6 +645,24 @@ TEST(ChaosConfig, EnabledWithoutTokenIsAnError) {
   Config lab = load("[lab]\ntopologies = [\"standalone\"]\n[chaos]\nenabled = true\n");
   EXPECT_TRUE(lab.chaos.enabled);
   EXPECT_TRUE(lab.chaos.token.empty());
+  // Not once an external target allows chaos: a token in a log line would be its only key.
+  EXPECT_TRUE(
+      FailsWith("[lab]\ntopologies = [\"standalone\"]\n[chaos]\nenabled = true\n"
+                "[[targets]]\nname = \"staging\"\naddress = \"127.0.0.1:7000\"\n"
+                "chaos_allowed = true\n",
+                "test.toml:4:11", "chaos.enabled",
+                "no token for the HTTP API (target \"staging\" is not a lab node"));
+  Config external_no_chaos = load(
+      "[lab]\ntopologies = [\"standalone\"]\n[chaos]\nenabled = true\n"
+      "[[targets]]\nname = \"staging\"\naddress = \"127.0.0.1:7000\"\n");
+  EXPECT_TRUE(external_no_chaos.chaos.token.empty());
+}
+
+TEST(ChaosConfig, ShortTokenFromTheEnvironmentIsAnError) {
+  setenv(kChaosTokenEnv, "short-token", 1);
+  EXPECT_TRUE(FailsWith(with_target("[chaos]\nenabled = true\n"), "test.toml:5:11", "chaos.enabled",
+                        "has 11 characters; it needs at least 16"));
+  unsetenv(kChaosTokenEnv);
 }
 
 TEST(ChaosConfig, BadValues) {
