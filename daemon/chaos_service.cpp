@@ -139,8 +139,11 @@ asio::awaitable<void> ChaosService::reconcile() {
     spdlog::warn("chaos: leftover fault {} ({} on lab node {}): {}", record.id, record.type,
                  record.node, gone.reason);
   }
-  const ReconcileReport report = co_await supervisor_->reconcile(
-      [this](const JournalEntry& entry) { return context_for_record(entry); });
+  // A named local: GCC 12 mishandles temporaries with destructors inside co_await arguments.
+  const FaultSupervisor::ContextFactory context_for = [this](const JournalEntry& entry) {
+    return context_for_record(entry);
+  };
+  const ReconcileReport report = co_await supervisor_->reconcile(context_for);
   for (const auto& id : report.reverted) {
     spdlog::warn("chaos: reconcile reverted leftover fault {}", id);
   }

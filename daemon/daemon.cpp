@@ -240,7 +240,10 @@ asio::awaitable<void> Daemon::shutdown(std::string reason) {
   signals_.cancel(ignored);
   heartbeat_.cancel();
   // Faults first: every one is reverted before the probes stop and the process exits.
-  if (chaos_) co_await chaos_->halt_for_shutdown("shutdown: " + reason);
+  if (chaos_) {
+    std::string why = "shutdown: " + reason;  // named: no temporaries inside co_await (GCC 12)
+    co_await chaos_->halt_for_shutdown(std::move(why));
+  }
   spdlog::info("stopping: cancelling probes and deleting their keys");
   co_await stop_components();
   io_.stop();
