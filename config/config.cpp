@@ -59,8 +59,16 @@ bool DailyWindow::contains(std::chrono::system_clock::time_point when) const {
   return minute >= start_minute || minute < end_minute;  // across midnight
 }
 
+std::chrono::system_clock::time_point DailyWindow::opened_at(
+    std::chrono::system_clock::time_point when) const {
+  const auto midnight = when - when.time_since_epoch() % std::chrono::hours(24);
+  auto opened = midnight + std::chrono::minutes(start_minute);
+  if (opened > when) opened -= std::chrono::hours(24);  // a window across midnight, after it
+  return opened;
+}
+
 std::string DailyWindow::to_string() const {
-  char text[16];
+  char text[48];  // room for any int, so GCC sees no truncation
   std::snprintf(text, sizeof(text), "%02d:%02d-%02d:%02d", start_minute / 60, start_minute % 60,
                 end_minute / 60, end_minute % 60);
   return text;

@@ -107,6 +107,15 @@ struct TargetConfig {
   std::string password_env;             // name of the env var, kept for --print-config
   int db = 0;
   bool chaos_allowed = false;
+  // node_kill on a node the daemon did not start: argv templates with {host}, {port} and {node}
+  // ("host:port"). No kill_command: SHUTDOWN NOSAVE. No restart_command: node_kill is refused
+  // (it could not be reverted).
+  std::vector<std::string> kill_command;
+  std::vector<std::string> restart_command;
+  // "127.0.0.1:16379": the daemon fronts the target with a fault proxy link of the target's name
+  // (loopback only; standalone/replicated) and probes through it (daemon/target_proxies.h).
+  std::string proxy_listen;
+  std::string upstream;  // set by the daemon when fronted: the real address (host/port: the link)
   Duration connect_timeout = std::chrono::seconds(1);
   Duration command_timeout = std::chrono::seconds(1);
   SourceLocation where;
@@ -148,6 +157,9 @@ struct SlaConfig {
                                    std::chrono::hours(24), std::chrono::hours(24 * 30)};
   bool enabled = true;  // false switches a probe's default SLA off
   std::string description;
+  // What a breach costs the business; unset: the probe type's default (docs/sla.md).
+  std::optional<std::string> impact;    // a label, e.g. "checkout sessions"
+  std::optional<double> impact_weight;  // e.g. monthly revenue protected, in USD
   SourceLocation where;
 };
 
@@ -156,6 +168,8 @@ struct DailyWindow {
   int start_minute = 0;  // minutes after 00:00 UTC, 0..1439
   int end_minute = 0;    // exclusive
   bool contains(std::chrono::system_clock::time_point when) const;
+  /// When the occurrence of the window that contains `when` opened (`when` must be inside).
+  std::chrono::system_clock::time_point opened_at(std::chrono::system_clock::time_point when) const;
   std::string to_string() const;  // "02:00-04:30"
 };
 /// Parses "HH:MM-HH:MM" (00:00..23:59, start != end); nullopt when malformed.
@@ -171,6 +185,8 @@ struct ExperimentConfig {
   Duration duration = std::chrono::seconds(30);
   std::optional<Duration> interval;   // trigger = "interval"; nullopt: on demand only
   std::optional<DailyWindow> window;  // interval runs only inside this daily window (UTC)
+  bool daily = false;                 // trigger = "daily": one run per day, inside `window`
+  const char* trigger() const { return daily ? "daily" : interval ? "interval" : "on_demand"; }
   std::vector<std::string> abort_on;  // SLA names: a breach while the fault is on reverts it
   bool dry_run = false;               // record verdicts, inject nothing
   toml::table params;                 // moved, not copied (positions for errors)

@@ -177,7 +177,7 @@ class Loader {
   TargetConfig read_target(TableReader& table) {
     table.expect_only({"name", "kind", "address", "replicas", "seeds", "regions", "username",
                        "password", "password_env", "db", "chaos_allowed", "connect_timeout",
-                       "command_timeout"});
+                       "command_timeout", "kill_command", "restart_command", "proxy_listen"});
     TargetConfig target;
     target.where = table.where();
     target.name = table.require_string("name", "\"main\"");
@@ -188,6 +188,31 @@ class Loader {
     read_password(table, target);
     assign(table.get_int("db", 0, 10000), target.db);
     assign(table.get_bool("chaos_allowed"), target.chaos_allowed);
+    for (const char* key : {"kill_command", "restart_command"}) {
+      std::optional<std::vector<std::string>> argv = table.get_string_array(key);
+      if (!argv) continue;
+      if (argv->empty() || argv->front().empty()) {
+        table.fail(key, std::string("needs a program and its arguments, e.g. ") + key +
+                            " = [\"systemctl\", \"restart\", \"redis@{port}\"]");
+      }
+      (std::string_view(key) == "kill_command" ? target.kill_command : target.restart_command) =
+          *argv;
+    }
+    if (std::optional<std::string> listen = table.get_string("proxy_listen")) {
+      HostPort at = read_address(table, "proxy_listen", *listen);
+      if (target.kind != TargetKind::standalone && target.kind != TargetKind::replicated) {
+        table.fail("proxy_listen",
+                   "only a standalone or replicated target can be fronted by a proxy link (cluster "
+                   "and region nodes announce their own addresses to clients)");
+      }
+      if (at.host != "127.0.0.1" && at.host != "localhost" && at.host != "::1" &&
+          at.host.rfind("127.", 0) != 0) {
+        table.fail("proxy_listen",
+                   "the fault proxy listens on loopback only (e.g. "
+                   "\"127.0.0.1:16379\")");
+      }
+      target.proxy_listen = *listen;
+    }
     assign(table.get_duration("connect_timeout", kPositive, kMaxTimeout), target.connect_timeout);
     assign(table.get_duration("command_timeout", kPositive, kMaxTimeout), target.command_timeout);
     return target;
@@ -421,7 +446,7 @@ class Loader {
     assign(table.get_string("node"), experiment.node);
     assign(table.get_duration("duration", kPositive, config_.chaos.max_fault_duration),
            experiment.duration);
-    std::string trigger = table.get_choice("trigger", {"interval", "on_demand"})
+    std::string trigger = table.get_choice("trigger", {"interval", "daily", "on_demand"})
                               .value_or(table.find("interval") ? "interval" : "on_demand");
     std::optional<Duration> interval =
         table.get_duration("interval", std::chrono::seconds(1), kNoLimit);
@@ -431,16 +456,26 @@ class Loader {
     if (trigger == "on_demand" && interval) {
       table.fail("interval", "an on_demand experiment has no interval; remove it");
     }
+    if (trigger == "daily" && interval) {
+      table.fail("interval",
+                 "a daily experiment runs once a day inside its window; remove interval");
+    }
     experiment.interval = interval;
+    experiment.daily = trigger == "daily";
     if (std::optional<std::string> window = table.get_string("window")) {
       experiment.window = parse_daily_window(*window);
       if (!experiment.window) {
         table.fail("window", in_quotes(*window) +
                                  R"( is not a daily window in UTC (use e.g. "02:00-04:30"))");
       }
-      if (!interval) {
-        table.fail("window", "a window limits interval runs; add interval = \"30m\"");
+      if (!interval && !experiment.daily) {
+        table.fail("window",
+                   "a window limits interval runs; add interval = \"30m\" (or trigger = \"daily\" "
+                   "for one run a day inside it)");
       }
+    }
+    if (experiment.daily && !experiment.window) {
+      table.fail_missing("window", "trigger = \"daily\" needs window = \"02:00-04:00\" (UTC)");
     }
     assign(table.get_string_array("abort_on"), experiment.abort_on);
     assign(table.get_bool("dry_run"), experiment.dry_run);
@@ -518,7 +553,7 @@ class Loader {
 
   SlaConfig read_sla(TableReader& table) {
     table.expect_only({"name", "probe", "measurement", "subjects", "threshold", "objective",
-                       "windows", "enabled", "description"});
+                       "windows", "enabled", "description", "impact", "impact_weight"});
     SlaConfig sla;
     sla.where = table.where();
     sla.probe = table.require_string("probe", "\"ttl\"");
@@ -539,6 +574,8 @@ class Loader {
     read_windows(table, sla.windows);
     assign(table.get_bool("enabled"), sla.enabled);
     assign(table.get_string("description"), sla.description);
+    sla.impact = table.get_string("impact");
+    sla.impact_weight = table.get_double("impact_weight", 0, 1e12);
     return sla;
   }
 

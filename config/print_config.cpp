@@ -124,6 +124,15 @@ void print_target(std::ostream& out, const TargetConfig& target) {
   }
   line(out, "db", std::to_string(target.db));
   line(out, "chaos_allowed", toml_bool(target.chaos_allowed));
+  auto argv_line = [&](const char* key, const std::vector<std::string>& argv) {
+    if (argv.empty()) return;
+    std::string items = "[";
+    for (size_t i = 0; i < argv.size(); ++i) items += (i ? ", " : "") + toml_string(argv[i]);
+    line(out, key, items + "]");
+  };
+  argv_line("kill_command", target.kill_command);
+  argv_line("restart_command", target.restart_command);
+  if (!target.proxy_listen.empty()) line(out, "proxy_listen", toml_string(target.proxy_listen));
   line(out, "connect_timeout", toml_duration(target.connect_timeout));
   line(out, "command_timeout", toml_duration(target.command_timeout));
 }
@@ -150,6 +159,8 @@ void print_sla(std::ostream& out, const SlaConfig& sla) {
   line(out, "enabled", toml_bool(sla.enabled));
   if (!sla.subjects.empty()) line(out, "subjects", toml_string(sla.subjects));
   if (!sla.description.empty()) line(out, "description", toml_string(sla.description));
+  if (sla.impact) line(out, "impact", toml_string(*sla.impact));
+  if (sla.impact_weight) line(out, "impact_weight", format_number(*sla.impact_weight));
 }
 
 void print_experiment(std::ostream& out, const ExperimentConfig& experiment) {
@@ -159,7 +170,7 @@ void print_experiment(std::ostream& out, const ExperimentConfig& experiment) {
   line(out, "target", toml_string(experiment.target));
   if (!experiment.node.empty()) line(out, "node", toml_string(experiment.node));
   line(out, "duration", toml_duration(experiment.duration));
-  line(out, "trigger", toml_string(experiment.interval ? "interval" : "on_demand"));
+  line(out, "trigger", toml_string(experiment.trigger()));
   if (experiment.interval) line(out, "interval", toml_duration(*experiment.interval));
   if (experiment.window) line(out, "window", toml_string(experiment.window->to_string()));
   std::string names = "[";

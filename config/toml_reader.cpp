@@ -230,6 +230,11 @@ std::optional<int64_t> TableReader::get_int(std::string_view key, int64_t min, i
   return std::nullopt;
 }
 
+std::optional<double> TableReader::get_double(std::string_view key, double min, double max) {
+  if (const toml::node* node = find(key)) return read_double(*node, file_, path_of(key), min, max);
+  return std::nullopt;
+}
+
 std::optional<bool> TableReader::get_bool(std::string_view key) {
   if (const toml::node* node = find(key)) return read_bool(*node, file_, path_of(key));
   return std::nullopt;

@@ -81,6 +81,8 @@ class TableReader {
   std::optional<std::string> get_choice(std::string_view key,
                                         const std::vector<std::string>& allowed);
   std::optional<int64_t> get_int(std::string_view key, int64_t min, int64_t max);
+  /// An integer or a float, within [min, max].
+  std::optional<double> get_double(std::string_view key, double min, double max);
   std::optional<bool> get_bool(std::string_view key);
   std::optional<Duration> get_duration(std::string_view key, Duration min, Duration max);
 

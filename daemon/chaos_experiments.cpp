@@ -25,8 +25,6 @@ using std::chrono::steady_clock;
 
 namespace {
 
-constexpr size_t kRecentRuns = 50;
-
 ApiReply error_reply(int status, std::string message) {
   return ApiReply{status, json{{"error", std::move(message)}}};
 }
@@ -81,7 +79,7 @@ void ChaosService::experiments_json(json& out) const {
         {"target", experiment.target},
         {"node", experiment.node},
         {"duration", format_duration(experiment.duration)},
-        {"trigger", experiment.interval ? "interval" : "on_demand"},
+        {"trigger", experiment.trigger()},
         {"interval",
          experiment.interval ? json(format_duration(*experiment.interval)) : json(nullptr)},
         {"window", experiment.window ? json(experiment.window->to_string()) : json(nullptr)},
@@ -96,10 +94,19 @@ void ChaosService::experiments_json(json& out) const {
         break;
       }
     }
+    for (const auto& run : past_runs_) {
+      if (!item["last_run"].is_null()) break;
+      if (run.value("experiment", "") == experiment.name) item["last_run"] = run;
+    }
     out["experiments"].push_back(item);
   }
+  // This process's runs, then those of earlier ones (from the history file), newest first.
   out["runs"] = json::array();
   for (const auto& run : runs_) out["runs"].push_back(run->to_json());
+  for (const auto& run : past_runs_) {
+    if (out["runs"].size() >= kRecentRuns) break;
+    out["runs"].push_back(run);
+  }
 }
 
 const ExperimentConfig* ChaosService::find_experiment(const std::string& name) const {
@@ -154,6 +161,14 @@ bool ChaosService::all_met(const ExperimentConfig& experiment, const json& befor
 void ChaosService::start_experiments() {
   if (!chaos_.enabled || !supervisor_) return;
   for (const auto& experiment : experiments_) {
+    if (experiment.daily) {
+      spdlog::info("chaos: experiment {} once a day within {} UTC ({} on {} for {}{})",
+                   experiment.name, experiment.window->to_string(), experiment.fault,
+                   experiment.target, format_duration(experiment.duration),
+                   experiment.dry_run ? ", dry run" : "");
+      asio::co_spawn(executor_, daily_loop(experiment.name), asio::detached);
+      continue;
+    }
     if (!experiment.interval) continue;
     spdlog::info("chaos: experiment {} every {}{} ({} on {} for {}{})", experiment.name,
                  format_duration(*experiment.interval),
@@ -178,6 +193,39 @@ asio::awaitable<void> ChaosService::trigger_loop(std::string name, Duration inte
       continue;  // outside its daily window
     }
     start_run(*experiment, "interval");
+  }
+}
+
+bool ChaosService::ran_since(const std::string& name, WallTime since) const {
+  for (const auto& run : runs_) {
+    if (run->experiment == name && run->started_at >= since) return true;
+  }
+  // ISO 8601 UTC times with a fixed format compare as strings.
+  const std::string since_text = iso8601(since);
+  for (const auto& run : past_runs_) {
+    if (run.value("experiment", "") == name && run.value("started_at", "") >= since_text) {
+      return true;
+    }
+  }
+  return false;
+}
+
+asio::awaitable<void> ChaosService::daily_loop(std::string name) {
+  // Polls: a wall-clock window survives clock steps and suspends that a long timer would not.
+  constexpr auto kPoll = std::chrono::seconds(15);
+  auto alive = alive_;
+  asio::steady_timer timer(executor_);
+  while (*alive) {
+    const auto now = std::chrono::system_clock::now();
+    const ExperimentConfig* experiment = find_experiment(name);
+    if (experiment != nullptr && experiment->window && experiment->window->contains(now) &&
+        !supervisor_->halted() && !running_.contains(name) &&
+        !ran_since(name, experiment->window->opened_at(now))) {
+      start_run(*experiment, "daily");  // once per occurrence of the window, also over restarts
+    }
+    timer.expires_after(kPoll);
+    boost::system::error_code ec;
+    co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
   }
 }
 
@@ -225,6 +273,11 @@ asio::awaitable<void> ChaosService::execute(std::shared_ptr<Run> run) {
     run->finished_at = std::chrono::system_clock::now();
     running_.erase(run->experiment);
     metrics_.record_experiment_run(run->experiment, state);
+    if (history_) {
+      auto kept = history_->append(run->to_json());
+      if (!kept)
+        spdlog::warn("chaos: run {} not kept in the history: {}", run->id, kept.error().message);
+    }
     spdlog::info("chaos: experiment {} run {} {}{}", run->experiment, run->id, state,
                  run->error.empty() ? "" : ": " + run->error);
     notify();
@@ -362,9 +415,11 @@ void validate_experiments(const Config& config) {
     (void)type->create(experiment.params, path + ".params", experiment.where.file);
     if (experiment.fault == "node_kill") {
       const TargetConfig* target = config.find_target(experiment.target);
-      if (target != nullptr && !target->lab) {
+      if (target != nullptr && !target->lab && target->restart_command.empty()) {
         throw ConfigError(experiment.where, path + ".fault",
-                          "node_kill works on lab targets only so far");
+                          "node_kill on target \"" + target->name +
+                              "\" needs a restart_command in its [[targets]] table (without one "
+                              "the node could not be brought back)");
       }
     }
     for (const auto& name : experiment.abort_on) {

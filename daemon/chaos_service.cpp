@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "chaos/registry.h"
+#include "daemon/external_nodes.h"
 #include "daemon/lab/lab.h"
 #include "daemon/target_connection.h"
 #include "daemon/util/time_format.h"
@@ -79,6 +80,11 @@ ChaosService::ChaosService(asio::any_io_executor executor, const Config& config,
       experiments_(config.experiments) {
   for (const auto& experiment : experiments_) metrics.add_experiment(experiment.name);
   if (lab_ != nullptr) lab_nodes_ = std::make_unique<LabNodes>(*lab_);
+  for (const auto& target : config_.targets) {
+    if (!target.lab && !target.restart_command.empty()) {
+      external_nodes_[target.name] = std::make_unique<ExternalNodes>(executor_, target);
+    }
+  }
   std::vector<std::string> types;
   for (const auto& type : fault_types()) types.push_back(type.type);
   metrics_.add_chaos(types);
@@ -108,6 +114,9 @@ Status ChaosService::open() {
   for (const auto& warning : journal_->warnings()) {
     spdlog::warn("chaos: journal {}: {}", journal_->path().string(), warning);
   }
+  history_ = std::make_unique<RunHistory>(state_dir / "chaos" / "runs.jsonl", kRecentRuns);
+  past_runs_ = history_->load();
+  for (const auto& warning : history_->warnings()) spdlog::warn("chaos: run history {}", warning);
   supervisor_ = std::make_unique<FaultSupervisor>(
       executor_, *journal_,
       SupervisorOptions{.max_active_faults = chaos_.max_active_faults,
@@ -215,7 +224,8 @@ Result<FaultContext> ChaosService::context_for(const TargetConfig& target,
   ctx.node = chosen->to_string();
   ctx.connection.host = chosen->host;
   ctx.connection.port = chosen->port;
-  ctx.nodes = nullptr;  // node_kill on external targets is not built (kill_command)
+  auto external = external_nodes_.find(target.name);
+  ctx.nodes = external == external_nodes_.end() ? nullptr : external->second.get();
   return ctx;
 }
 
@@ -265,10 +275,10 @@ asio::awaitable<ApiReply> ChaosService::inject(json body, ApiCaller caller) {
     co_return error_reply(403, "target \"" + target_name +
                                    "\" does not allow chaos (set chaos_allowed = true on it)");
   }
-  if (fault_name == "node_kill" && !target->lab) {
-    co_return error_reply(400, "node_kill works on lab targets only so far; target \"" +
-                                   target_name +
-                                   "\" is external (kill_command/restart_command are not built)");
+  if (fault_name == "node_kill" && !target->lab && target->restart_command.empty()) {
+    co_return error_reply(400, "node_kill on target \"" + target_name +
+                                   "\" needs a restart_command in its [[targets]] table (without "
+                                   "one the node could not be brought back)");
   }
   auto fault = create_fault_from_json(fault_name, params);
   if (!fault) co_return error_reply(400, fault.error().message);
@@ -434,6 +444,15 @@ void ChaosService::update_metrics() {
     metrics_.set_fault_active(labels[0], labels[1], labels[2], true);
   }
   active_series_ = std::move(now);
+}
+
+std::string ChaosService::active_fault_ids(const std::string& target) const {
+  std::string ids;
+  if (!supervisor_) return ids;
+  for (const auto& info : supervisor_->active()) {
+    if (info.target == target) ids += (ids.empty() ? "" : ",") + info.id;
+  }
+  return ids;
 }
 
 json ChaosService::status_json() const {

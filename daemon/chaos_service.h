@@ -27,6 +27,7 @@
 #include "config/config.h"
 #include "daemon/http/http_server.h"
 #include "daemon/metrics/metrics.h"
+#include "daemon/run_history.h"
 #include "daemon/sla/sla_engine.h"
 
 namespace chaosd {
@@ -36,6 +37,9 @@ class FaultProxy;
 
 class ChaosService {
  public:
+  /// Experiment runs listed by the API (kept across restarts in <state_dir>/chaos/runs.jsonl).
+  static constexpr size_t kRecentRuns = 50;
+
   ChaosService(boost::asio::any_io_executor executor, const Config& config, Lab* lab,
                FaultProxy* proxy, Metrics& metrics, const SlaEngine& sla);
   ~ChaosService();
@@ -64,6 +68,9 @@ class ChaosService {
 
   /// Every second from the daemon's beat: the dead-man switch and the fault_active gauges.
   void tick();
+  /// The ids of the faults injected on `target` and not yet reverted ("f-1,f-2"), "" for none:
+  /// SLA events judged meanwhile are labelled with them.
+  std::string active_fault_ids(const std::string& target) const;
   /// {"enabled","halted","halt_reason","active":[...],"recent":[...],...} for GET /api/v1/faults.
   nlohmann::json status_json() const;
   /// Called after every change (the daemon republishes its snapshot).
@@ -75,6 +82,10 @@ class ChaosService {
   std::shared_ptr<Run> start_run(const ExperimentConfig& experiment, const std::string& trigger);
   boost::asio::awaitable<void> execute(std::shared_ptr<Run> run);
   boost::asio::awaitable<void> trigger_loop(std::string name, Duration interval);
+  /// trigger = "daily": one run per occurrence of the experiment's window.
+  boost::asio::awaitable<void> daily_loop(std::string name);
+  /// A run of this experiment started at or after `since` (this process's or an earlier one's).
+  bool ran_since(const std::string& name, WallTime since) const;
   /// Per relevant SLA: met now, and good/bad event totals.
   nlohmann::json sla_verdicts(const ExperimentConfig& experiment) const;
   /// Every watched SLA that was met before the run is met again, with a good last event.
@@ -97,6 +108,8 @@ class ChaosService {
   FaultProxy* proxy_;
   Metrics& metrics_;
   std::unique_ptr<LabNodes> lab_nodes_;
+  // node_kill on external targets with a restart_command, by target name (as at start)
+  std::map<std::string, std::unique_ptr<NodeSupervisor>> external_nodes_;
   std::unique_ptr<FaultJournal> journal_;
   std::unique_ptr<FaultSupervisor> supervisor_;
   bool ready_ = false;    // reconcile done
@@ -110,6 +123,8 @@ class ChaosService {
   const std::vector<ExperimentConfig> experiments_;      // as at start, like chaos_
   std::map<std::string, std::shared_ptr<Run>> running_;  // experiment -> its run in progress
   std::deque<std::shared_ptr<Run>> runs_;                // newest first, bounded
+  std::unique_ptr<RunHistory> history_;                  // finished runs of this and earlier runs
+  std::vector<nlohmann::json> past_runs_;                // from history_ at start, newest first
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

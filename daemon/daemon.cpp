@@ -14,6 +14,7 @@
 #include "daemon/sla_rules.h"
 #include "daemon/status_json.h"
 #include "daemon/target_connection.h"
+#include "daemon/target_proxies.h"
 #include "daemon/util/logging.h"
 #include "daemon/util/time_format.h"
 #include "probes/registry.h"
@@ -58,6 +59,12 @@ int Daemon::run() {
   if (Status lab = start_lab(); !lab) {
     spdlog::error("{}", lab.error().message);
     http_.stop();
+    return 1;
+  }
+  if (Status fronted = front_targets(proxy_, config_); !fronted) {
+    spdlog::error("{}", fronted.error().message);
+    http_.stop();
+    if (lab_) lab_->stop();
     return 1;
   }
   if (Status chaos = start_chaos(); !chaos) {
@@ -265,6 +272,7 @@ asio::awaitable<void> Daemon::reload() {
       }
       lab_->apply_to(fresh);
     }
+    apply_fronting(config_, fresh);
     if (fresh.chaos.enabled != chaos_enabled_ ||
         fresh.chaos.max_active_faults != config_.chaos.max_active_faults ||
         fresh.chaos.deadman != config_.chaos.deadman) {
@@ -316,14 +324,17 @@ void Daemon::beat() {
 void Daemon::on_probe_run(const ProbeRun& run) {
   metrics_.record_probe_run(run.probe, run.type, run.target, run.ok, run.duration_seconds,
                             unix_seconds(run.finished_at));
+  // Faults on the probe's target label its events: fault windows and clean windows compared.
+  const std::string faults = chaos_ ? chaos_->active_fault_ids(run.target) : std::string();
   for (const auto& m : run.result.measurements) {
     if (!m.applicable()) continue;  // shown in /status, judged by no SLA
     metrics_.record_measurement(run.probe, run.target, m.name, m.subject, m.value);
-    for (const auto& verdict : sla_.record(run.probe, m.name, m.value, m.subject)) {
-      metrics_.record_sla_event(verdict.rule->name, verdict.good);
+    for (const auto& verdict : sla_.record(run.probe, m.name, m.value, m.subject, faults)) {
+      metrics_.record_sla_event(verdict.rule->name, verdict.good, !faults.empty());
       if (verdict.transition == SlaTransition::breach) {
-        spdlog::warn("SLA {} breached: {} = {} (want {})", verdict.rule->name, m.name, m.value,
-                     verdict.rule->threshold.to_string());
+        spdlog::warn("SLA {} breached: {} = {} (want {}){}", verdict.rule->name, m.name, m.value,
+                     verdict.rule->threshold.to_string(),
+                     faults.empty() ? "" : " during fault " + faults);
       } else if (verdict.transition == SlaTransition::recovery) {
         spdlog::info("SLA {} recovered: {} = {}", verdict.rule->name, m.name, m.value);
       }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "daemon/sla_impact.h"
 #include "probes/registry.h"
 
 namespace chaosd {
@@ -24,6 +25,9 @@ std::vector<SlaRule> build_sla_rules(const Config& config) {
       rule.windows = default_windows;
       rule.description = d.description;
       rule.subjects = d.subjects;
+      SlaImpact impact = default_impact(probe.type);
+      rule.impact = impact.label;
+      rule.impact_weight = impact.weight;
       rules.push_back(std::move(rule));
     }
   }
@@ -48,6 +52,9 @@ std::vector<SlaRule> build_sla_rules(const Config& config) {
     std::sort(rule.windows.begin(), rule.windows.end());
     rule.description = sla.description;
     rule.subjects = sla.subjects;
+    SlaImpact impact = default_impact(probe->type);
+    rule.impact = sla.impact.value_or(impact.label);
+    rule.impact_weight = sla.impact_weight.value_or(impact.weight);
     rules.push_back(std::move(rule));
   }
   return rules;

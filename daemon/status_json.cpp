@@ -23,6 +23,7 @@ json target_json(const TargetConfig& target, const TargetHealth& health) {
               {"kind", to_string(target.kind)},
               {"lab", target.lab},
               {"address", NodeAddress{target.host, target.port}.to_string()},
+              {"upstream", target.upstream},
               {"db", target.db},
               {"chaos_allowed", target.chaos_allowed},
               {"checked", health.checked},
@@ -78,8 +79,18 @@ json sla_json(const SlaStatus& status) {
         json{{"at", iso8601(event.at)},
              {"transition", event.transition == SlaTransition::breach ? "breach" : "recovery"},
              {"value", event.value},
-             {"compliance_ratio", event.compliance_ratio}});
+             {"compliance_ratio", event.compliance_ratio},
+             {"during_faults", event.faults}});
   }
+  // Events while a fault was active on the target vs the rest: how much the faults cost.
+  auto condition = [](uint64_t good, uint64_t bad) {
+    const uint64_t total = good + bad;
+    return json{
+        {"good", good},
+        {"bad", bad},
+        {"compliance_ratio",
+         total == 0 ? json() : json(static_cast<double>(good) / static_cast<double>(total))}};
+  };
   return json{{"name", rule.name},
               {"probe", rule.probe},
               {"target", rule.target},
@@ -89,8 +100,13 @@ json sla_json(const SlaStatus& status) {
               {"description", rule.description},
               {"subjects", rule.subjects},
               {"met", status.met},
+              {"impact", rule.impact},
+              {"impact_weight", rule.impact_weight},
               {"good_total", status.good_total},
               {"bad_total", status.bad_total},
+              {"during_faults", condition(status.fault_good_total, status.fault_bad_total)},
+              {"clean", condition(status.good_total - status.fault_good_total,
+                                  status.bad_total - status.fault_bad_total)},
               {"last_value", status.has_value ? json(status.last_value) : json()},
               {"last_good", status.has_value ? json(status.last_good) : json()},
               {"error_budget_remaining_ratio", status.error_budget_remaining_ratio},

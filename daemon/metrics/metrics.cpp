@@ -107,6 +107,16 @@ Metrics::Metrics()
                       .Name("redis_chaosd_sla_events_total")
                       .Help("Measurements judged against the SLA, by result (good or bad).")
                       .Register(*registry_)),
+      sla_fault_events_(BuildCounter()
+                            .Name("redis_chaosd_sla_fault_events_total")
+                            .Help("The part of sla_events_total judged while a fault was active "
+                                  "on the SLA's target (clean = all - fault).")
+                            .Register(*registry_)),
+      sla_impact_weight_(BuildGauge()
+                             .Name("redis_chaosd_sla_impact_weight")
+                             .Help("Business impact of a breach (default: the spec's USD MRR at "
+                                   "risk per probe family; 0 = no figure); ranks breaches.")
+                             .Register(*registry_)),
       chaos_enabled_(BuildGauge()
                          .Name("redis_chaosd_chaos_enabled")
                          .Help("1 if the chaos engine is enabled ([chaos] enabled = true).")
@@ -204,12 +214,17 @@ void Metrics::add_sla(const SlaRule& rule) {
     sla_compliance_.Add(labels).Set(1);
     sla_burn_rate_.Add(labels).Set(0);
   }
-  sla_events_.Add({{"sla", rule.name}, {"result", "good"}});
-  sla_events_.Add({{"sla", rule.name}, {"result", "bad"}});
+  for (const char* result : {"good", "bad"}) {
+    sla_events_.Add({{"sla", rule.name}, {"result", result}});
+    sla_fault_events_.Add({{"sla", rule.name}, {"result", result}});
+  }
+  sla_impact_weight_.Add({{"sla", rule.name}}).Set(rule.impact_weight);
 }
 
-void Metrics::record_sla_event(const std::string& sla, bool good) {
-  sla_events_.Add({{"sla", sla}, {"result", good ? "good" : "bad"}}).Increment();
+void Metrics::record_sla_event(const std::string& sla, bool good, bool during_fault) {
+  const prometheus::Labels labels{{"sla", sla}, {"result", good ? "good" : "bad"}};
+  sla_events_.Add(labels).Increment();
+  if (during_fault) sla_fault_events_.Add(labels).Increment();
 }
 
 void Metrics::update_sla(const SlaStatus& status) {
@@ -250,6 +265,7 @@ void Metrics::retain_slas(const std::vector<SlaRule>& keep) {
     std::string op = rule.threshold.to_string();
     drop(sla_threshold_, {{"sla", rule.name}, {"op", op.substr(0, op.find(' '))}});
     drop(sla_budget_, {{"sla", rule.name}});
+    drop(sla_impact_weight_, {{"sla", rule.name}});
     for (const auto& window : rule.windows) {
       drop(sla_compliance_, {{"sla", rule.name}, {"window", window_label(window)}});
       drop(sla_burn_rate_, {{"sla", rule.name}, {"window", window_label(window)}});

@@ -39,7 +39,9 @@ class Metrics {
                           const std::string& measurement, const std::string& subject, double value);
 
   void add_sla(const SlaRule& rule);
-  void record_sla_event(const std::string& sla, bool good);
+  /// `during_fault`: a fault was active on the SLA's target (counted in sla_fault_events_total
+  /// too).
+  void record_sla_event(const std::string& sla, bool good, bool during_fault = false);
   void update_sla(const SlaStatus& status);
   /// Drops the series of SLAs not in `keep` (after a reload).
   void retain_slas(const std::vector<SlaRule>& keep);
@@ -77,6 +79,8 @@ class Metrics {
   prometheus::Family<prometheus::Gauge>& sla_budget_;
   prometheus::Family<prometheus::Gauge>& sla_burn_rate_;
   prometheus::Family<prometheus::Counter>& sla_events_;
+  prometheus::Family<prometheus::Counter>& sla_fault_events_;
+  prometheus::Family<prometheus::Gauge>& sla_impact_weight_;
   prometheus::Family<prometheus::Gauge>& chaos_enabled_;
   prometheus::Family<prometheus::Gauge>& chaos_halted_;
   prometheus::Family<prometheus::Gauge>& chaos_fault_active_;

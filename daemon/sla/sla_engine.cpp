@@ -18,6 +18,8 @@ struct SlaEngine::State {
   size_t longest = 0;                   // index of the window the error budget is spent over
   uint64_t good_total = 0;
   uint64_t bad_total = 0;
+  uint64_t fault_good_total = 0;
+  uint64_t fault_bad_total = 0;
   bool has_value = false;
   double last_value = 0;
   bool last_good = true;
@@ -73,7 +75,8 @@ void SlaEngine::set_rules(std::vector<SlaRule> rules) {
 const std::vector<SlaRule>& SlaEngine::rules() const { return rules_; }
 
 std::vector<SlaVerdict> SlaEngine::record(const std::string& probe, const std::string& measurement,
-                                          double value, const std::string& subject) {
+                                          double value, const std::string& subject,
+                                          const std::string& faults) {
   std::vector<SlaVerdict> verdicts;
   const SteadyTime now = clock_.steady_now();
   const WallTime wall_now = clock_.wall_now();
@@ -87,11 +90,12 @@ std::vector<SlaVerdict> SlaEngine::record(const std::string& probe, const std::s
     const bool good = rule.threshold.holds(value);
     for (WindowCounter& counter : state.counters) counter.add(now, good);
     ++(good ? state.good_total : state.bad_total);
+    if (!faults.empty()) ++(good ? state.fault_good_total : state.fault_bad_total);
     state.has_value = true;
     state.last_value = value;
     state.last_good = good;
     state.last_event_at = wall_now;
-    verdicts.push_back({&rule, good, update_met(rule, state, now, wall_now, value)});
+    verdicts.push_back({&rule, good, update_met(rule, state, now, wall_now, value, faults)});
   }
   return verdicts;
 }
@@ -115,15 +119,15 @@ std::unique_ptr<SlaEngine::State> SlaEngine::take_state(const SlaRule& rule) {
 }
 
 std::optional<SlaTransition> SlaEngine::update_met(const SlaRule& rule, State& state,
-                                                   SteadyTime now, WallTime wall_now,
-                                                   double value) {
+                                                   SteadyTime now, WallTime wall_now, double value,
+                                                   const std::string& faults) {
   if (state.counters.empty()) return std::nullopt;
   const double compliance = compliance_ratio(state.counters[state.shortest].counts(now));
   const bool met = compliance >= rule.objective;
   if (met == state.met) return std::nullopt;
   state.met = met;
   const SlaTransition transition = met ? SlaTransition::recovery : SlaTransition::breach;
-  state.history.push_back({wall_now, transition, value, compliance});
+  state.history.push_back({wall_now, transition, value, compliance, faults});
   while (state.history.size() > kHistoryLimit) state.history.pop_front();
   return transition;
 }
@@ -134,6 +138,8 @@ SlaStatus SlaEngine::status_of(const SlaRule& rule, const State& state, SteadyTi
   status.met = state.met;
   status.good_total = state.good_total;
   status.bad_total = state.bad_total;
+  status.fault_good_total = state.fault_good_total;
+  status.fault_bad_total = state.fault_bad_total;
   status.has_value = state.has_value;
   status.last_value = state.last_value;
   status.last_good = state.last_good;

@@ -27,6 +27,8 @@ struct SlaRule {
   double objective = 0.99;
   std::vector<Duration> windows;  // non-empty, ascending
   std::string description;
+  std::string impact;        // what a breach puts at risk (daemon/sla_impact.h)
+  double impact_weight = 0;  // ranks breaches; 0: no figure
 };
 
 struct SlaWindowStatus {
@@ -44,6 +46,7 @@ struct SlaHistoryEvent {
   SlaTransition transition;
   double value;  // the measurement that caused it
   double compliance_ratio;
+  std::string faults;  // the faults active on the target then ("f-1,f-2"); empty: none
 };
 
 struct SlaStatus {
@@ -51,6 +54,10 @@ struct SlaStatus {
   bool met = true;  // compliance over the shortest window >= objective (true with no events)
   uint64_t good_total = 0;
   uint64_t bad_total = 0;
+  // The part of the totals that happened while a fault was active on the target: fault windows
+  // and clean windows compared (clean = total - fault).
+  uint64_t fault_good_total = 0;
+  uint64_t fault_bad_total = 0;
   bool has_value = false;
   double last_value = 0;
   bool last_good = true;
@@ -83,8 +90,11 @@ class SlaEngine {
   /// Judges one measurement of `probe` against every rule on it. Each verdict's rule points into
   /// rules() and stays valid until the next set_rules().
   /// `subject`: what the measurement is about (a replica, a payload size), "" for none.
+  /// `faults`: the faults active on the probe's target ("f-1,f-2"), "" when none: such events
+  /// count in fault_good/bad_total too, and a transition they cause names them.
   std::vector<SlaVerdict> record(const std::string& probe, const std::string& measurement,
-                                 double value, const std::string& subject = "");
+                                 double value, const std::string& subject = "",
+                                 const std::string& faults = "");
 
   /// Computes the current state of every SLA (windows evaluated at clock.steady_now()).
   std::vector<SlaStatus> snapshot() const;
@@ -94,7 +104,8 @@ class SlaEngine {
   static std::unique_ptr<State> make_state(const SlaRule& rule, SteadyTime origin);
   std::unique_ptr<State> take_state(const SlaRule& rule);
   static std::optional<SlaTransition> update_met(const SlaRule& rule, State& state, SteadyTime now,
-                                                 WallTime wall_now, double value);
+                                                 WallTime wall_now, double value,
+                                                 const std::string& faults);
   static SlaStatus status_of(const SlaRule& rule, const State& state, SteadyTime now);
 
   const Clock& clock_;

@@ -658,6 +658,42 @@ TEST(ChaosConfig, EnabledWithoutTokenIsAnError) {
   EXPECT_TRUE(external_no_chaos.chaos.token.empty());
 }
 
+TEST(ChaosConfig, NodeCommandsOfExternalTargets) {
+  Config config = load(
+      "[[targets]]\nname = \"staging\"\naddress = \"127.0.0.1:7000\"\n"
+      "kill_command = [\"systemctl\", \"kill\", \"redis@{port}\"]\n"
+      "restart_command = [\"systemctl\", \"restart\", \"redis@{port}\"]\n");
+  EXPECT_EQ(config.targets[0].kill_command,
+            (std::vector<std::string>{"systemctl", "kill", "redis@{port}"}));
+  EXPECT_EQ(config.targets[0].restart_command.back(), "redis@{port}");
+  Config again = load(print_config(config));
+  EXPECT_EQ(again.targets[0].restart_command, config.targets[0].restart_command);
+  EXPECT_TRUE(
+      FailsWith("[[targets]]\nname = \"staging\"\naddress = \"127.0.0.1:7000\"\n"
+                "restart_command = []\n",
+                "test.toml:4:19", "targets[0].restart_command", "needs a program"));
+}
+
+TEST(LoadConfigKinds, ProxyListenFrontsStandaloneAndReplicatedTargetsOnLoopback) {
+  Config config = load(
+      "[[targets]]\nname = \"main\"\naddress = \"127.0.0.1:6379\"\n"
+      "proxy_listen = \"127.0.0.1:16379\"\n");
+  EXPECT_EQ(config.targets[0].proxy_listen, "127.0.0.1:16379");
+  EXPECT_EQ(load(print_config(config)).targets[0].proxy_listen, "127.0.0.1:16379");
+  EXPECT_TRUE(
+      FailsWith("[[targets]]\nname = \"main\"\naddress = \"127.0.0.1:6379\"\n"
+                "proxy_listen = \"0.0.0.0:16379\"\n",
+                "test.toml:4:16", "targets[0].proxy_listen", "loopback only"));
+  EXPECT_TRUE(
+      FailsWith("[[targets]]\nname = \"c\"\nkind = \"cluster\"\n"
+                "seeds = [\"127.0.0.1:7000\"]\nproxy_listen = \"127.0.0.1:16379\"\n",
+                "test.toml:5:16", "targets[0].proxy_listen", "only a standalone"));
+  EXPECT_TRUE(
+      FailsWith("[[targets]]\nname = \"main\"\naddress = \"127.0.0.1:6379\"\n"
+                "proxy_listen = \"nope\"\n",
+                "test.toml:4:16", "targets[0].proxy_listen", ""));
+}
+
 TEST(ChaosConfig, ShortTokenFromTheEnvironmentIsAnError) {
   setenv(kChaosTokenEnv, "short-token", 1);
   EXPECT_TRUE(FailsWith(with_target("[chaos]\nenabled = true\n"), "test.toml:5:11", "chaos.enabled",
@@ -770,6 +806,27 @@ TEST(ExperimentsConfig, DailyWindow) {
                         "test.toml:12:10", "experiments[0].window", "not a daily window"));
   EXPECT_TRUE(FailsWith(chaos_target(head + "window = \"02:00-04:00\"\n"), "test.toml:11:10",
                         "experiments[0].window", "add interval"));
+  // Where the occurrence that holds a time opened: today, or yesterday across midnight.
+  EXPECT_EQ(night->opened_at(at(3, 10)), at(2, 0));
+  EXPECT_EQ(across->opened_at(at(23, 30)), at(23, 0));
+  EXPECT_EQ(across->opened_at(at(0, 30)), at(-1, 0));  // 23:00 the day before
+}
+
+TEST(ExperimentsConfig, DailyTriggerNeedsAWindowAndNoInterval) {
+  const std::string head =
+      "[[experiments]]\nname = \"x\"\nfault = \"memory_pressure\"\ntarget = \"main\"\n";
+  Config config = load(chaos_target(head + "trigger = \"daily\"\nwindow = \"02:00-04:30\"\n"));
+  EXPECT_TRUE(config.experiments[0].daily);
+  EXPECT_FALSE(config.experiments[0].interval.has_value());
+  EXPECT_STREQ(config.experiments[0].trigger(), "daily");
+  Config again = load(print_config(config));
+  EXPECT_TRUE(again.experiments[0].daily);
+  EXPECT_EQ(again.experiments[0].window->start_minute, 120);
+  EXPECT_TRUE(FailsWith(chaos_target(head + "trigger = \"daily\"\n"), "test.toml:7:1",
+                        "experiments[0].window", "trigger = \"daily\" needs window"));
+  EXPECT_TRUE(FailsWith(
+      chaos_target(head + "trigger = \"daily\"\ninterval = \"1h\"\nwindow = \"02:00-04:00\"\n"),
+      "test.toml:12:12", "experiments[0].interval", "runs once a day"));
 }
 
 }  // namespace

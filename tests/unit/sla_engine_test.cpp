@@ -386,5 +386,31 @@ TEST_F(SlaEngineTest, WithoutSubjectsEverySubjectCounts) {
   EXPECT_EQ(status.bad_total, 1u);
 }
 
+// Fault windows and clean windows compared: events judged while a fault was active on the
+// target are counted apart, and the breach they cause names the fault.
+TEST_F(SlaEngineTest, EventsDuringAFaultAreCountedApartAndNameTheFault) {
+  engine_.set_rules({latency_rule()});
+  record_n(10, kGood);  // clean
+  for (int i = 0; i < 3; ++i) engine_.record("ping", "latency_seconds", kBad, "", "f-7");
+  engine_.record("ping", "latency_seconds", kGood, "", "f-7");
+  const SlaStatus status = only_status();
+  EXPECT_EQ(status.good_total, 11u);
+  EXPECT_EQ(status.bad_total, 3u);
+  EXPECT_EQ(status.fault_good_total, 1u);
+  EXPECT_EQ(status.fault_bad_total, 3u);
+  ASSERT_EQ(status.history.size(), 1u);
+  EXPECT_EQ(status.history[0].transition, SlaTransition::breach);
+  EXPECT_EQ(status.history[0].faults, "f-7");
+  // Recovery after the fault is gone: a clean transition.
+  clock_.advance(minutes(6));
+  record_n(5, kGood);
+  const SlaStatus later = only_status();
+  ASSERT_EQ(later.history.size(), 2u);
+  EXPECT_EQ(later.history[1].transition, SlaTransition::recovery);
+  EXPECT_EQ(later.history[1].faults, "");
+  EXPECT_EQ(later.fault_good_total, 1u);
+  EXPECT_EQ(later.good_total, 16u);
+}
+
 }  // namespace
 }  // namespace chaosd

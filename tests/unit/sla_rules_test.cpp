@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "config/loader.h"
+#include "daemon/sla_impact.h"
 #include "probes/registry.h"
 
 namespace chaosd {
@@ -73,6 +74,50 @@ TEST(SlaRules, SeveralSlasOnOneMeasurementAllHold) {
   EXPECT_NE(find(rules, "timing_tight"), nullptr);
   EXPECT_NE(find(rules, "timing_loose"), nullptr);
   EXPECT_EQ(find(rules, "ttl_expiry_timing_error_seconds"), nullptr);
+}
+
+// Our spec's figures (USD MRR at risk per family) are the default impact; [[sla]] overrides.
+TEST(SlaRules, ImpactDefaultsToTheSpecFigureAndCanBeOverridden) {
+  auto rules = build_sla_rules(load(
+      "[[sla]]\nname = \"checkout_ttl\"\nprobe = \"ttl\"\nmeasurement = "
+      "\"expiry_timing_error_seconds\"\nthreshold = \"< 0.01\"\nimpact = \"checkout sessions\"\n"
+      "impact_weight = 25000\n"));
+  const auto* accuracy = find(rules, "ttl_expiry_accuracy_ratio");
+  ASSERT_NE(accuracy, nullptr);
+  EXPECT_DOUBLE_EQ(accuracy->impact_weight, 3000);  // TTL: 3K
+  EXPECT_FALSE(accuracy->impact.empty());
+  const auto* checkout = find(rules, "checkout_ttl");
+  ASSERT_NE(checkout, nullptr);
+  EXPECT_EQ(checkout->impact, "checkout sessions");
+  EXPECT_DOUBLE_EQ(checkout->impact_weight, 25000);
+  // A configured SLA without impact keys inherits the family's default.
+  auto inherited =
+      build_sla_rules(load("[[sla]]\nname = \"loose\"\nprobe = \"ttl\"\nmeasurement = "
+                           "\"expiry_timing_error_seconds\"\nthreshold = \"< 0.1\"\n"));
+  ASSERT_NE(find(inherited, "loose"), nullptr);
+  EXPECT_DOUBLE_EQ(find(inherited, "loose")->impact_weight, 3000);
+}
+
+TEST(SlaRules, EveryFamilyOfTheSpecHasItsFigure) {
+  const std::pair<const char*, double> figures[] = {
+      {"invalidation", 5000},  {"eviction", 4000}, {"reshard", 8000},      {"stampede", 6000},
+      {"warming", 4000},       {"lock", 7000},     {"replication", 12000}, {"ttl", 3000},
+      {"serialization", 5000}, {"collision", 4000}};
+  for (const auto& [type, weight] : figures) {
+    EXPECT_NE(find_probe_type(type), nullptr) << type;
+    EXPECT_DOUBLE_EQ(default_impact(type).weight, weight) << type;
+    EXPECT_FALSE(default_impact(type).label.empty()) << type;
+  }
+  EXPECT_DOUBLE_EQ(default_impact("latency").weight, 0);  // no figure in the spec
+}
+
+TEST(SlaRules, ImpactWeightMustBeANonNegativeNumber) {
+  EXPECT_THROW(load("[[sla]]\nprobe = \"ttl\"\nmeasurement = \"expired_reclaim_ratio\"\n"
+                    "threshold = \">= 0.95\"\nimpact_weight = -1\n"),
+               ConfigError);
+  EXPECT_THROW(load("[[sla]]\nprobe = \"ttl\"\nmeasurement = \"expired_reclaim_ratio\"\n"
+                    "threshold = \">= 0.95\"\nimpact_weight = \"lots\"\n"),
+               ConfigError);
 }
 
 }  // namespace
