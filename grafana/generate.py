@@ -202,9 +202,9 @@ def measurement_panel(title, measurements, description, sla=None, legend=None):
         name = legend or ("{{probe}} {{subject}}" if len(measurements) == 1
                           else "{{probe}} {{subject}} " + m)
         targets.append(target(measurement_expr(m), name))
-    unit = unit_of(measurements[0])
-    panel = timeseries(title, targets, unit=unit, description=description, min_=0,
-                       max_=1 if unit == "percentunit" else None)
+    # No max: some ratios exceed 1 (codec_overhead_ratio is a cost relative to the raw bytes).
+    panel = timeseries(title, targets, unit=unit_of(measurements[0]), description=description,
+                       min_=0)
     if sla:
         panel["targets"].append(target(sla_threshold_expr(sla), "SLA threshold {{op}}", ref="Z"))
         panel["fieldConfig"]["overrides"].append(THRESHOLD_STYLE)
