@@ -653,6 +653,7 @@ def check_dashboard(file, dashboard, metrics, measurements):
 
 def cmd_grafana():
     need_yaml()
+    sys.dont_write_bytecode = True  # no __pycache__ in grafana/
     spec = importlib.util.spec_from_file_location("generate", os.path.join(GRAFANA, "generate.py"))
     generate = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(generate)
