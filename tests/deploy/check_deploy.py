@@ -11,8 +11,12 @@ skipped with the printed reason).
   check_deploy.py dockerfile BINARY         the runtime stage installs every library ldd lists
   check_deploy.py systemd BINARY            systemd-analyze verify and security of the unit
   check_deploy.py alertmanager              amtool check-config and the routes of each severity
+  check_deploy.py grafana                   dashboards == grafana/generate.py, their structure,
+                                            metric and measurement names; provisioning files
 """
 
+import importlib.util
+import json
 import os
 import re
 import shutil
@@ -323,8 +327,7 @@ def cmd_compose(binary):
             source = volume.split(":")[0]
             if source.startswith((".", "/")):
                 path = os.path.normpath(os.path.join(compose_dir, source))
-                # grafana/dashboards/ is filled by the Grafana work; a missing dir is created.
-                if not os.path.exists(path) and not source.endswith("grafana/dashboards"):
+                if not os.path.exists(path):
                     fail(f"compose service {name} mounts {source}, which does not exist")
             elif source not in named_volumes:
                 fail(f"compose service {name} uses volume {source}, not declared under volumes:")
@@ -351,7 +354,29 @@ def cmd_compose(binary):
                for sc in job.get("static_configs", []) for t in sc.get("targets", [])]
     if not any(t.split(":")[0] in services for t in targets):
         fail("deploy/prometheus/prometheus.yml does not scrape the compose redis-chaosd service")
+    check_compose_grafana(compose_dir, services.get("grafana", {}))
     print("deploy/compose: services, mounts and config consistent")
+
+
+def check_compose_grafana(compose_dir, grafana):
+    """Grafana mounts the repository's grafana/provisioning and grafana/dashboards where the
+    provisioning files expect them, and gets the variables they read."""
+    mounts = {}
+    for volume in grafana.get("volumes", []):
+        parts = volume.split(":")
+        if parts[0].startswith((".", "/")):
+            mounts[os.path.normpath(os.path.join(compose_dir, parts[0]))] = parts[1]
+    provisioning = os.path.join(GRAFANA, "provisioning")
+    if mounts.get(provisioning) != "/etc/grafana/provisioning":
+        fail("compose grafana must mount ../../grafana/provisioning at /etc/grafana/provisioning")
+    for path in provider_paths():
+        if mounts.get(os.path.join(GRAFANA, "dashboards")) != path:
+            fail(f"compose grafana must mount ../../grafana/dashboards at {path} (the path of "
+                 "grafana/provisioning/dashboards/)")
+    environment = grafana.get("environment", {}) or {}
+    for variable in provisioning_variables():
+        if variable not in environment:
+            fail(f"compose grafana does not set {variable}, which grafana/provisioning/ reads")
 
 
 # --- dockerfile -----------------------------------------------------------------------------------
@@ -453,6 +478,236 @@ def cmd_alertmanager():
     print(f"{rel(config)}: valid, severities routed")
 
 
+# --- grafana --------------------------------------------------------------------------------------
+
+GRAFANA = os.path.join(ROOT, "grafana")
+DATASOURCE_REF = {"type": "prometheus", "uid": "${datasource}"}
+RANGE_FUNCTIONS = ("rate", "irate", "increase", "delta", "idelta")
+
+
+def provisioning_files(kind):
+    folder = os.path.join(GRAFANA, "provisioning", kind)
+    return [os.path.join(folder, n) for n in sorted(os.listdir(folder))
+            if n.endswith((".yml", ".yaml"))] if os.path.isdir(folder) else []
+
+
+def provider_paths():
+    return [provider.get("options", {}).get("path")
+            for path in provisioning_files("dashboards")
+            for provider in (load_one(path).get("providers") or [])]
+
+
+def provisioning_variables():
+    names = set()
+    for kind in ("datasources", "dashboards"):
+        for path in provisioning_files(kind):
+            with open(path, encoding="utf-8") as f:
+                text = "".join(line for line in f if not line.lstrip().startswith("#"))
+            names.update(re.findall(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?", text))
+    return sorted(names)
+
+
+def documented_metric_names():
+    """Metric names of docs/metrics.md (with _bucket/_sum/_count for histograms) and the
+    recording rules of deploy/prometheus/redis-chaosd.rules.yml."""
+    with open(os.path.join(ROOT, "docs", "metrics.md"), encoding="utf-8") as f:
+        rows = re.findall(r"^\| `([a-z_:]+)` \| (\w+) \|", f.read(), re.M)
+    names = {"up"}
+    for name, kind in rows:
+        names.add(name)
+        if kind == "histogram":
+            names.update(name + suffix for suffix in ("_bucket", "_sum", "_count"))
+    for group in load_one(os.path.join(DEPLOY, "prometheus", "redis-chaosd.rules.yml"))["groups"]:
+        names.update(rule["record"] for rule in group["rules"] if "record" in rule)
+    return names
+
+
+# Measurements a probe exports that docs/probes*.md does not list yet (e2e.Grafana.* checks that
+# they exist): name -> where it comes from.
+UNDOCUMENTED_MEASUREMENTS = {
+    "replica_expiry_accuracy_ratio": "ttl probe, probes/ttl.cpp (replica reads); not yet in "
+                                     "docs/probes.md",
+}
+
+
+def documented_measurements():
+    """Measurement names: the backticked first column of the tables in docs/probes*.md."""
+    names = set(UNDOCUMENTED_MEASUREMENTS)
+    docs = os.path.join(ROOT, "docs")
+    for name in os.listdir(docs):
+        if name.startswith("probes") and name.endswith(".md"):
+            with open(os.path.join(docs, name), encoding="utf-8") as f:
+                names.update(re.findall(r"^\| `([a-z0-9_]+)`", f.read(), re.M))
+    return names
+
+
+def walk_panels(panels):
+    for panel in panels:
+        yield panel
+        yield from walk_panels(panel.get("panels", []))
+
+
+def check_expr(where, expr, variables, metrics, measurements):
+    for match in re.finditer(r"\$\{?(\w+)\}?", expr):
+        name = match.group(1)
+        if name in ("__rate_interval",):
+            continue
+        if name not in variables:
+            fail(f"{where}: ${name} is not a variable of the dashboard")
+        # "All" sends .* (allValue), a regex: `=` would match nothing and hide behind
+        # `or vector(0)`.
+        before = expr[:match.start()]
+        if not (before.endswith('=~"') and expr[match.end():].startswith('"')):
+            fail(f"{where}: use ${name} only as label=~\"${name}\"")
+    for match in re.finditer(r"\b(" + "|".join(RANGE_FUNCTIONS) + r")\s*\(", expr):
+        depth, i = 1, match.end()
+        while i < len(expr) and depth:
+            depth += {"(": 1, ")": -1}.get(expr[i], 0)
+            i += 1
+        ranges = re.findall(r"\[([^\]]*)\]", expr[match.end():i])
+        if ranges != ["$__rate_interval"]:
+            fail(f"{where}: {match.group(1)}() must use [$__rate_interval], has {ranges}")
+    stripped = re.sub(r'"[^"]*"', '""', expr)
+    for name in re.findall(r"\b(redis_chaosd_[A-Za-z0-9_:]+|process_[a-z_]+)\b", stripped):
+        if name not in metrics:
+            fail(f"{where}: metric {name} is not in docs/metrics.md or the recording rules")
+    for name in re.findall(r'measurement\s*=~?\s*"([^"]+)"', expr):
+        if name not in measurements:
+            fail(f"{where}: measurement {name} is not in docs/probes*.md")
+
+
+def check_dashboard(file, dashboard, metrics, measurements):
+    if dashboard.get("schemaVersion") != 39:
+        fail(f"{file}: schemaVersion is {dashboard.get('schemaVersion')}, want 39")
+    uid = dashboard.get("uid", "")
+    if not re.fullmatch(r"redis-chaosd-[a-z0-9-]+", uid) or len(uid) > 40:
+        fail(f"{file}: uid {uid!r} is not a stable redis-chaosd-* uid of at most 40 characters")
+    if dashboard.get("id") is not None:
+        fail(f"{file}: id must be null (Grafana assigns it)")
+    variables = {v.get("name"): v for v in dashboard.get("templating", {}).get("list", [])}
+    datasource = variables.get("datasource", {})
+    if datasource.get("type") != "datasource" or datasource.get("query") != "prometheus":
+        fail(f"{file}: no template variable datasource of type datasource, query prometheus")
+    for name, variable in variables.items():
+        if variable.get("type") == "query":
+            where = f"{file}: variable ${name}"
+            if variable.get("datasource") != DATASOURCE_REF:
+                fail(f"{where}: datasource is not ${{datasource}}")
+            definition = variable.get("definition", "")
+            if variable.get("query") != definition or not definition.startswith("label_values("):
+                fail(f"{where}: query must be a label_values(...) equal to its definition")
+            check_expr(where, definition, variables, metrics, measurements)
+            if variable.get("multi") and variable.get("allValue") != ".*":
+                fail(f"{where}: a multi-value variable needs allValue .*")
+    for annotation in dashboard.get("annotations", {}).get("list", []):
+        if "expr" in annotation:
+            where = f"{file}: annotation {annotation.get('name')!r}"
+            if annotation.get("datasource") != DATASOURCE_REF:
+                fail(f"{where}: datasource is not ${{datasource}}")
+            check_expr(where, annotation["expr"], variables, metrics, measurements)
+    if not any("chaos_fault_active" in a.get("expr", "")
+               for a in dashboard.get("annotations", {}).get("list", [])):
+        fail(f"{file}: no annotation from redis_chaosd_chaos_fault_active")
+    ids = set()
+    cells = set()
+    panels = list(walk_panels(dashboard.get("panels", [])))
+    if len(panels) < 5:
+        fail(f"{file}: only {len(panels)} panels")
+    for panel in panels:
+        where = f"{file}: panel {panel.get('title')!r}"
+        if panel.get("id") in ids:
+            fail(f"{where}: duplicate id {panel.get('id')}")
+        ids.add(panel.get("id"))
+        if panel.get("datasource") != DATASOURCE_REF:
+            fail(f"{where}: datasource is not ${{datasource}}")
+        grid = panel.get("gridPos", {})
+        if not all(isinstance(grid.get(k), int) for k in ("h", "w", "x", "y")):
+            fail(f"{where}: gridPos needs integer h, w, x, y")
+            continue
+        if grid["x"] < 0 or grid["w"] < 1 or grid["x"] + grid["w"] > 24:
+            fail(f"{where}: gridPos {grid} is outside the 24 columns")
+        area = {(x, y) for x in range(grid["x"], grid["x"] + grid["w"])
+                for y in range(grid["y"], grid["y"] + grid["h"])}
+        if area & cells:
+            fail(f"{where}: overlaps another panel at (column, row) {min(area & cells)}")
+        cells |= area
+        if panel.get("type") == "row":
+            continue
+        if not panel.get("title"):
+            fail(f"{file}: panel {panel.get('id')} has no title")
+        targets = panel.get("targets", [])
+        if not targets:
+            fail(f"{where}: no targets")
+        ref_ids = [t.get("refId") for t in targets]
+        if len(set(ref_ids)) != len(ref_ids):
+            fail(f"{where}: duplicate refId in {ref_ids}")
+        for t in targets:
+            target_where = f"{where} target {t.get('refId')}"
+            if t.get("datasource") != DATASOURCE_REF:
+                fail(f"{target_where}: datasource is not ${{datasource}}")
+            if not t.get("expr", "").strip():
+                fail(f"{target_where}: no expr")
+                continue
+            check_expr(target_where, t["expr"], variables, metrics, measurements)
+
+
+def cmd_grafana():
+    need_yaml()
+    sys.dont_write_bytecode = True  # no __pycache__ in grafana/
+    spec = importlib.util.spec_from_file_location("generate", os.path.join(GRAFANA, "generate.py"))
+    generate = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(generate)
+    dashboards_dir = os.path.join(GRAFANA, "dashboards")
+    rendered = generate.render()
+    files = sorted(n for n in os.listdir(dashboards_dir) if n.endswith(".json"))
+    for name in sorted(set(rendered) | set(files)):
+        path = os.path.join(dashboards_dir, name)
+        if name not in rendered:
+            fail(f"grafana/dashboards/{name} is not generated by grafana/generate.py")
+        elif not os.path.exists(path):
+            fail(f"grafana/dashboards/{name} is missing: run python3 grafana/generate.py")
+        else:
+            with open(path, encoding="utf-8") as f:
+                if f.read() != rendered[name]:
+                    fail(f"grafana/dashboards/{name} differs from grafana/generate.py: "
+                         "run python3 grafana/generate.py")
+    metrics = documented_metric_names()
+    measurements = documented_measurements()
+    if len(measurements) < 40:
+        fail(f"only {len(measurements)} measurement names found in docs/probes*.md")
+    uids, titles = {}, {}
+    for name in files:
+        try:
+            with open(os.path.join(dashboards_dir, name), encoding="utf-8") as f:
+                dashboard = json.load(f)
+        except ValueError as e:
+            fail(f"grafana/dashboards/{name}: not JSON: {e}")
+            continue
+        check_dashboard(f"grafana/dashboards/{name}", dashboard, metrics, measurements)
+        for seen, key in ((uids, "uid"), (titles, "title")):
+            if dashboard.get(key) in seen:
+                fail(f"grafana/dashboards/{name}: {key} {dashboard.get(key)!r} is also used by "
+                     f"{seen[dashboard.get(key)]}")
+            seen[dashboard.get(key)] = name
+    if len(files) < 6:
+        fail(f"only {len(files)} dashboards in grafana/dashboards/")
+
+    datasources = [d for path in provisioning_files("datasources")
+                   for d in (load_one(path).get("datasources") or [])]
+    for path in provisioning_files("datasources") + provisioning_files("dashboards"):
+        if load_one(path).get("apiVersion") != 1:
+            fail(f"{rel(path)}: apiVersion must be 1")
+    if not any(d.get("type") == "prometheus" and d.get("url") and d.get("uid")
+               for d in datasources):
+        fail("grafana/provisioning/datasources/: no prometheus data source with a uid and url")
+    providers = [p for path in provisioning_files("dashboards")
+                 for p in (load_one(path).get("providers") or [])]
+    if not any(p.get("type") == "file" and p.get("options", {}).get("path") for p in providers):
+        fail("grafana/provisioning/dashboards/: no file provider with options.path")
+    print(f"grafana: {len(files)} dashboards generated and consistent, "
+          f"{len(datasources)} data source(s), {len(providers)} dashboard provider(s)")
+
+
 def main(argv):
     if len(argv) < 2:
         print(__doc__)
@@ -464,6 +719,8 @@ def main(argv):
         cmd_alerts()
     elif command == "alertmanager":
         cmd_alertmanager()
+    elif command == "grafana":
+        cmd_grafana()
     elif command == "prometheusrule":
         cmd_prometheusrule("--write" in args)
     elif command in ("k8s", "compose", "dockerfile", "systemd") and len(args) == 1:
