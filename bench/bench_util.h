@@ -139,8 +139,9 @@ class BlockingClient {
   BlockingClient(const BlockingClient&) = delete;
   BlockingClient& operator=(const BlockingClient&) = delete;
 
-  /// Runs one command (arguments as strings); throws on a connection error.
-  void run(const std::vector<std::string>& args) {
+  /// Runs one command (arguments as strings) and returns a string reply's text ("" for any
+  /// other reply); throws on a connection error.
+  std::string run(const std::vector<std::string>& args) {
     std::vector<const char*> argv;
     std::vector<size_t> lengths;
     for (const auto& a : args) {
@@ -150,7 +151,11 @@ class BlockingClient {
     auto* reply = static_cast<redisReply*>(
         redisCommandArgv(ctx_, static_cast<int>(argv.size()), argv.data(), lengths.data()));
     if (!reply) throw std::runtime_error(std::string("redis: ") + ctx_->errstr);
+    std::string text = reply->type == REDIS_REPLY_STRING || reply->type == REDIS_REPLY_STATUS
+                           ? std::string(reply->str, reply->len)
+                           : std::string();
     freeReplyObject(reply);
+    return text;
   }
 
  private:
