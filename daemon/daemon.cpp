@@ -342,7 +342,13 @@ void Daemon::on_probe_run(const ProbeRun& run) {
   }
   for (const auto& status : sla_.snapshot()) metrics_.update_sla(status);
   if (run.ok) {
-    spdlog::debug("probe {} ok in {:.3f}s", run.probe, run.duration_seconds);
+    // bench/ reads the start delay from this line (scheduler start jitter).
+    if (run.start_delay_seconds) {
+      spdlog::debug("probe {} ok in {:.3f}s, started {:.6f}s after its slot", run.probe,
+                    run.duration_seconds, *run.start_delay_seconds);
+    } else {
+      spdlog::debug("probe {} ok in {:.3f}s", run.probe, run.duration_seconds);
+    }
   } else {
     spdlog::warn("probe {} failed: {}", run.probe,
                  run.result.errors.empty() ? "unknown" : run.result.errors.front());

@@ -85,8 +85,12 @@ asio::awaitable<void> ProbeRunner::loop(Duration first_delay) {
     co_await wake_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     if (stopping_) break;
     if (ec && !run_requested_) continue;  // spurious wake: wait again for the same slot
+    std::optional<double> start_delay;
+    if (!ec) start_delay = seconds_between(next, steady_clock::now());
     run_requested_ = false;
     ProbeRun run = co_await run_once();
+    run.start_delay_seconds = start_delay;
+    if (last_run_) last_run_->start_delay_seconds = start_delay;
     on_run_(run);
     // Runs never overlap: the next slot is after this run, skipping slots it overran.
     next += to_steady(config_.interval);

@@ -23,6 +23,9 @@ struct ProbeRun {
   bool ok = false;
   bool timed_out = false;
   double duration_seconds = 0;
+  /// For a run started by the schedule: how late it started after its slot (the scheduler's
+  /// start jitter). Empty for runs asked for (run_soon, run_once) rather than scheduled.
+  std::optional<double> start_delay_seconds;
   WallTime finished_at{};
   ProbeResult result;
 };

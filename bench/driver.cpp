@@ -1,0 +1,141 @@
+// Probe driver throughput (DESIGN §10: >= redis-benchmark on the same server and connection
+// count): our RedisConnection, pipelined the way the probes use it (one io_context thread, one
+// coroutine per connection, `pipeline()` of P commands), against `redis-benchmark` with the same
+// -c and -P, on one redis-server, in one run. Rounds alternate ours / redis-benchmark and the
+// best of each is kept, so that the noise of a shared machine hits both alike.
+//
+//   bench_driver [--smoke]
+//
+// Prints a Markdown table on stdout.
+
+#include <boost/asio.hpp>
+#include <cstdio>
+#include <memory>
+
+#include "bench/bench_util.h"
+#include "daemon/redis/connection.h"
+#include "tests/support/daemon_process.h"
+#include "tests/support/loop.h"
+#include "tests/support/redis_server.h"
+
+namespace chaosd::bench {
+namespace {
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+
+struct Case {
+  int connections;
+  int pipeline;
+  std::string command;  // "PING" or "SET"
+  long requests;
+};
+
+// redis-benchmark's own commands: PING as a multi-bulk (ping_mbulk), SET key:__rand_int__ with a
+// 3-byte value (its -d default) when no -r is given.
+Command command_of(const Case& c) {
+  if (c.command == "PING") return {"PING"};
+  return {"SET", "key:__rand_int__", "xxx"};
+}
+
+/// Requests per second of our driver for `c`.
+double ours(uint16_t port, const Case& c) {
+  asio::io_context io;
+  std::vector<std::unique_ptr<RedisConnection>> connections;
+  for (int i = 0; i < c.connections; ++i) {
+    ConnectionOptions options;
+    options.port = port;
+    options.client_name = "redis-chaosd:bench";
+    options.command_timeout = 10s;
+    connections.push_back(std::make_unique<RedisConnection>(io.get_executor(), options));
+  }
+  // Connect every connection first (redis-benchmark does too).
+  test::run_on_loop<bool>(io, [&]() -> asio::awaitable<bool> {
+    for (auto& connection : connections) {
+      Status s = co_await connection->ensure_connected();
+      if (!s) throw std::runtime_error("connect: " + s.error().message);
+    }
+    co_return true;
+  });
+  const long batches_per_connection = c.requests / c.connections / c.pipeline;
+  const std::vector<Command> batch(static_cast<size_t>(c.pipeline), command_of(c));
+  long failures = 0;
+  int finished = 0;
+  auto start = Clock::now();
+  for (auto& connection : connections) {
+    RedisConnection* conn = connection.get();
+    asio::co_spawn(
+        io,
+        [&, conn]() -> asio::awaitable<void> {
+          for (long b = 0; b < batches_per_connection; ++b) {
+            std::vector<Command> commands = batch;
+            auto replies = co_await conn->pipeline(std::move(commands));
+            for (const auto& r : replies) failures += r ? 0 : 1;
+          }
+          ++finished;
+        },
+        asio::detached);
+  }
+  io.restart();
+  auto deadline = Clock::now() + 120s;
+  while (finished < c.connections && Clock::now() < deadline) io.run_for(50ms);
+  double seconds = ms_between(start, Clock::now()) / 1000;
+  if (finished < c.connections) throw std::runtime_error("our driver did not finish in 120 s");
+  if (failures) throw std::runtime_error(std::to_string(failures) + " commands failed");
+  return static_cast<double>(batches_per_connection * c.connections * c.pipeline) / seconds;
+}
+
+/// Requests per second reported by redis-benchmark for `c`.
+double redis_benchmark(uint16_t port, const Case& c) {
+  auto done = test::run_program({"redis-benchmark", "-h", "127.0.0.1", "-p", std::to_string(port),
+                                 "-c", std::to_string(c.connections), "-P",
+                                 std::to_string(c.pipeline), "-n", std::to_string(c.requests), "-t",
+                                 c.command == "PING" ? "ping_mbulk" : "set", "--csv"});
+  if (done.exit_code != 0) throw std::runtime_error("redis-benchmark failed: " + done.output);
+  // "test","rps",...  then  "PING_MBULK","123456.79",...
+  auto line = done.output.find(c.command == "PING" ? "\"PING_MBULK\"" : "\"SET\"");
+  if (line == std::string::npos) throw std::runtime_error("redis-benchmark: " + done.output);
+  auto comma = done.output.find(",\"", line);
+  return std::stod(done.output.substr(comma + 2));
+}
+
+}  // namespace
+}  // namespace chaosd::bench
+
+int main(int argc, char** argv) {
+  using namespace chaosd::bench;
+  quiet_logs();
+  bool smoke = has_flag(argc, argv, "--smoke");
+  try {
+    chaosd::test::RedisServer server;
+    std::vector<Case> cases;
+    for (int c : {1, 8, 50}) {
+      for (int p : {1, 16}) {
+        for (const char* command : {"PING", "SET"}) {
+          long requests = p == 1 ? (c == 1 ? 10'000 : 20'000) : (c == 1 ? 100'000 : 200'000);
+          if (smoke) requests /= 20;
+          requests -= requests % (static_cast<long>(c) * p);
+          cases.push_back({c, p, command, requests});
+        }
+      }
+    }
+    const int rounds = smoke ? 1 : 5;
+    std::printf("\n### Probe driver vs redis-benchmark (requests/s, best of %d rounds)\n\n",
+                rounds);
+    print_header({"command", "-c", "-P", "requests", "ours (req/s)", "redis-benchmark (req/s)",
+                  "ours / redis-benchmark"});
+    for (const auto& c : cases) {
+      double best_ours = 0, best_theirs = 0;
+      for (int r = 0; r < rounds; ++r) {
+        best_ours = std::max(best_ours, ours(server.port(), c));
+        best_theirs = std::max(best_theirs, redis_benchmark(server.port(), c));
+      }
+      print_row({c.command, std::to_string(c.connections), std::to_string(c.pipeline),
+                 std::to_string(c.requests), cell(best_ours, 0), cell(best_theirs, 0),
+                 cell(best_ours / best_theirs, 2)});
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bench_driver: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}
