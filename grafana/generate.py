@@ -81,9 +81,12 @@ def overview():
                               f'{{instance=~"$instance"}}'), instant=True, fmt="table"),
             target(sla_joined('redis_chaosd_sla:burn_rate:rate1h{instance=~"$instance"}'),
                    instant=True, fmt="table"),
+            target(sla_joined('redis_chaosd_sla_impact_weight{instance=~"$instance"}'),
+                   instant=True, fmt="table"),
         ], {"Value #A": "met", "Value #B": "objective", "Value #C": "compliance 5m",
             "Value #D": "compliance 1h", "Value #E": "compliance 1d", "Value #F": "compliance 30d",
-            "Value #G": "error budget left", "Value #H": "burn rate 1h"},
+            "Value #G": "error budget left", "Value #H": "burn rate 1h",
+            "Value #I": "impact weight"},
               description="One row per SLA. Compliance columns show the default windows (5m, 1h, "
                           "1d, 30d); an SLA with other windows leaves them empty (see the panel "
                           "below with the window variable). Burn rate 1h is the Prometheus "
@@ -129,7 +132,24 @@ def overview():
             f'sum by (sla) (rate(redis_chaosd_sla_events_total{{instance=~"$instance", '
             f'result="bad"}}[$__rate_interval]) and on (job, instance, sla) {SLAS})',
             "{{sla}}")], unit="short",
-            description="Measurements that missed their SLA's threshold."), 24, 7),
+            description="Measurements that missed their SLA's threshold."), 12, 7),
+        (timeseries("Bad SLA events per second while a fault was active", [target(
+            f'sum by (sla) (rate(redis_chaosd_sla_fault_events_total{{instance=~"$instance", '
+            f'result="bad"}}[$__rate_interval]) and on (job, instance, sla) {SLAS})',
+            "{{sla}}")], unit="short",
+            description="redis_chaosd_sla_fault_events_total: the bad events judged while a fault "
+                        "was active on the SLA's target (clean = all - these): what the faults "
+                        "cost, against the baseline."), 12, 7),
+        (table("Impact at stake (weight x breached; breaches first)", [
+            target(f'sort_desc(redis_chaosd_sla_impact_weight{{instance=~"$instance"}} * on '
+                   f"(job, instance, sla) group_left (probe, target, measurement) (1 - {SLAS}))",
+                   instant=True, fmt="table")],
+            {"Value": "weight at stake"},
+            description="redis_chaosd_sla_impact_weight (the SLA's impact_weight; default: the "
+                        "spec's USD MRR at risk per probe family) times 1 - sla_met: breached "
+                        "SLAs carry their weight, met ones 0.",
+            overrides=[{"matcher": {"id": "byRegexp", "options": "^(job|__name__)$"},
+                        "properties": [{"id": "custom.hidden", "value": True}]}]), 24, 7),
         (row("Probes"), 24, 1),
         (state_timeline("Last run ok / failed", [target(f"redis_chaosd_probe_up{{{SEL}}}",
                                                         "{{probe}}")], OK_FAILED,
