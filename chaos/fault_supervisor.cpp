@@ -8,6 +8,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "chaos/interlocks.h"
 #include "chaos/registry.h"
 #include "daemon/util/time_format.h"
 
@@ -26,7 +27,8 @@ struct FaultSupervisor::Entry {
   std::unique_ptr<Fault> fault;
   FaultContext context;
   std::string experiment;
-  std::string node_key;  // target + node: one fault per node
+  std::string node_key;            // target + node: one fault per node
+  ActiveFaultFootprint footprint;  // its nodes and shards: one fault per shard (interlocks.h)
   FaultPhase phase = FaultPhase::injecting;
   WallTime deadline{};
   steady_clock::time_point next_attempt{};  // the deadline, then the next revert retry
@@ -151,6 +153,22 @@ asio::awaitable<Result<std::string>> FaultSupervisor::inject(FaultRequest reques
     forget();  // nothing was changed yet
     co_return prepared.error();
   }
+  // The topology interlocks (one fault per shard, node_kill majority, reshard while migrating)
+  // need what prepare() chose (e.g. reshard's source and target primaries).
+  std::vector<ActiveFaultFootprint> others;
+  for (const auto& [id, other] : faults_) {
+    if (other != entry) others.push_back(other->footprint);
+  }
+  auto shards = co_await check_topology_interlocks(*entry->fault, entry->context, others);
+  if (!shards) {
+    forget();  // prepare() changed nothing
+    co_return shards.error();
+  }
+  entry->footprint = ActiveFaultFootprint{.id = entry->id,
+                                          .type = entry->fault->type(),
+                                          .target = entry->context.target,
+                                          .nodes = entry->fault->affected_nodes(entry->context),
+                                          .shards = std::move(shards.value())};
   auto intent = journal(*entry, JournalEvent::injecting, "", "");
   if (!intent) {
     forget();  // never touch a target without a record to revert it by
