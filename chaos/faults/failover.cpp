@@ -67,8 +67,11 @@ asio::awaitable<Status> promote(const FaultContext& ctx, const std::string& addr
   auto next_request = steady_clock::now();
   std::string last_error = "its link to its primary is not up";
   asio::steady_timer wait(ctx.executor);
-  while (steady_clock::now() < deadline) {
-    if (steady_clock::now() >= next_request && co_await in_sync(conn)) {
+  bool promoted = false;
+  while (!promoted && steady_clock::now() < deadline) {
+    bool ready = false;
+    if (steady_clock::now() >= next_request) ready = co_await in_sync(conn);
+    if (ready) {
       auto started = co_await conn.call("CLUSTER", "FAILOVER");
       if (started) {
         next_request = steady_clock::now() + std::chrono::seconds(6);
@@ -82,9 +85,9 @@ asio::awaitable<Status> promote(const FaultContext& ctx, const std::string& addr
     boost::system::error_code ec;
     co_await wait.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     auto now = co_await role_of(conn);
-    if (now && now.value() == "master") break;
+    promoted = now && now.value() == "master";
   }
-  if (steady_clock::now() < deadline) {
+  if (promoted) {
     // The other half of the swap: the old primary turns replica once it hears of the new epoch.
     RedisConnection other(ctx.executor, node_options(ctx, demoted));
     while (steady_clock::now() < deadline) {
