@@ -79,7 +79,8 @@ std::string slots_in_flight(RedisCluster& cluster) {
 // address -> number of slots, as `viewer` sees it.
 std::map<std::string, size_t> slot_counts(const RedisServer& viewer) {
   std::map<std::string, size_t> out;
-  for (const auto& node : view_of(viewer).nodes) {
+  const ClusterView view = view_of(viewer);
+  for (const auto& node : view.nodes) {
     if (node.primary) out[node.address] = node.slots.size();
   }
   return out;
@@ -453,7 +454,8 @@ TEST(ChaosInterlocks, NodeKillNeverLeavesAShardWithoutAReplicaNorTheClusterWitho
   // Shard A lost its replica (not through chaos): its primary may not be killed.
   replica_a.kill_hard();
   ASSERT_TRUE(wait_for([&] {
-    const ViewNode* seen = view_of(primary_a).by_address(replica_a.address());
+    const ClusterView view = view_of(primary_a);
+    const ViewNode* seen = view.by_address(replica_a.address());
     return seen != nullptr && seen->failing;
   }));
   auto lonely = s.inject(make_fault("node_kill", nlohmann::json::object()),
