@@ -150,6 +150,16 @@ asio::awaitable<Status> FlushNamespaceFault::prepare(FaultContext& ctx) {
     co_return Error{ErrorCode::invalid_argument,
                     "flush_namespace: no state directory for its snapshot (daemon.state_dir)"};
   }
+  // A replica refuses UNLINK and RESTORE (READONLY): the revert could never succeed there.
+  RedisConnection conn(ctx.executor, fault_connection_options(ctx, type()));
+  auto role = co_await conn.call("ROLE");
+  if (!role) co_return Error{role.error().code, "flush_namespace: ROLE: " + role.error().message};
+  if (!role.value().is_array() || role.value().elements().empty() ||
+      role.value().elements()[0].str() != "master") {
+    co_return Error{ErrorCode::invalid_argument,
+                    "flush_namespace: node " + ctx.node +
+                        " is not a primary; aim the fault at a primary (the HTTP \"node\")"};
+  }
   state_ = {};
   // Known before inject, and journaled: revert finds the file from the record alone.
   state_.snapshot_path =

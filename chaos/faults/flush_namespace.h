@@ -12,7 +12,8 @@
 // REPLACE answers BUSYKEY: it is counted and left alone). A missing snapshot file means nothing
 // was deleted yet or a revert already restored it: revert is idempotent.
 //
-// On a cluster node only that node's keys are seen and restored (run one fault per shard).
+// The node must be a primary (a replica answers READONLY to UNLINK and RESTORE). On a cluster
+// node only that node's keys are seen and restored (run one fault per shard).
 // `pattern = "*"` (everything) is refused unless allow_all = true.
 //
 //   [[experiments]]

@@ -340,6 +340,16 @@ TEST(ChaosClusterFaults, FlushNamespaceIsBoundedByMaxKeysAndRefusesOverMaxBytes)
   ASSERT_EQ(run_step(io, *bounded, ctx, FaultStep::revert), "");
   EXPECT_EQ(server.count_keys("big:*"), 20);
 
+  // A replica would refuse the deletes and the RESTOREs: refused before anything.
+  RedisServer replica({"--replicaof", "127.0.0.1", std::to_string(server.port())});
+  server.wait_for_replica(replica);
+  auto replica_ctx = context_for(io, replica);
+  replica_ctx.state_dir = ctx.state_dir;
+  auto on_replica = make_fault("flush_namespace", {{"pattern", "big:*"}});
+  error = run_step(io, *on_replica, replica_ctx, FaultStep::prepare);
+  EXPECT_NE(error.find("is not a primary"), std::string::npos) << error;
+  EXPECT_EQ(replica.count_keys("big:*"), 20);
+
   // Without a state directory there is nowhere to keep the snapshot: refused before anything.
   ctx.state_dir.clear();
   auto nowhere = make_fault("flush_namespace", {{"pattern", "big:*"}});
