@@ -8,6 +8,10 @@ namespace chaosd {
 
 boost::asio::awaitable<Status> Fault::prepare(FaultContext& /*ctx*/) { co_return Ok{}; }
 
+std::vector<std::string> Fault::affected_nodes(const FaultContext& ctx) const {
+  return {ctx.connection.host + ":" + std::to_string(ctx.connection.port)};
+}
+
 ConnectionOptions fault_connection_options(const FaultContext& ctx, const std::string& type) {
   ConnectionOptions options = ctx.connection;
   options.client_name = "redis-chaosd:chaos:" + type;

@@ -18,6 +18,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "config/config.h"
 #include "config/duration.h"
@@ -51,6 +52,13 @@ struct FaultContext {
   Duration duration{};                // how long the fault is meant to last (its deadline)
   FaultProxy* proxy = nullptr;        // network_* faults; null when the daemon runs none
   NodeSupervisor* nodes = nullptr;    // node_kill; null when nodes cannot be killed
+  /// Where a fault keeps files its revert needs after a restart (flush_namespace's snapshot):
+  /// the journal's directory, <daemon.state_dir>/chaos. Empty: the fault has none.
+  std::string state_dir;
+  /// A cluster target (the interlocks refuse a fault whose cluster topology cannot be read), and
+  /// other nodes of the target ("host:port") to read the topology from when the node is down.
+  bool cluster = false;
+  std::vector<std::string> target_nodes;
 };
 
 class Fault {
@@ -67,6 +75,9 @@ class Fault {
   /// {"type", "params", "state"}: params as validated (base units), state as captured by
   /// prepare()/inject(). FaultType::restore() reads it back.
   virtual nlohmann::json record() const = 0;
+  /// The nodes ("host:port") the fault acts on, known after prepare(): the interlocks keep one
+  /// fault per shard with it. Default: the context's node.
+  virtual std::vector<std::string> affected_nodes(const FaultContext& ctx) const;
 };
 
 /// A connection for a fault's own commands, named "redis-chaosd:chaos:<type>".

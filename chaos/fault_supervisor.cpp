@@ -8,6 +8,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "chaos/interlocks.h"
 #include "chaos/registry.h"
 #include "daemon/util/time_format.h"
 
@@ -27,6 +28,7 @@ struct FaultSupervisor::Entry {
   FaultContext context;
   std::string experiment;
   std::string node_key;  // the server's host:port: one fault per server, whatever its names
+  ActiveFaultFootprint footprint;  // its nodes and shards: one fault per shard (interlocks.h)
   FaultPhase phase = FaultPhase::injecting;
   WallTime deadline{};
   steady_clock::time_point next_attempt{};  // the deadline, then the next revert retry
@@ -158,7 +160,23 @@ asio::awaitable<Result<std::string>> FaultSupervisor::inject(FaultRequest reques
     forget();  // nothing was changed yet
     co_return prepared.error();
   }
-  if (halted_) {  // halt_all() ran while prepare() read the target: inject nothing
+  // The topology interlocks (one fault per shard, node_kill majority, reshard while migrating)
+  // need what prepare() chose (e.g. reshard's source and target primaries).
+  std::vector<ActiveFaultFootprint> others;
+  for (const auto& [id, other] : faults_) {
+    if (other != entry) others.push_back(other->footprint);
+  }
+  auto shards = co_await check_topology_interlocks(*entry->fault, entry->context, others);
+  if (!shards) {
+    forget();  // prepare() changed nothing
+    co_return shards.error();
+  }
+  entry->footprint = ActiveFaultFootprint{.id = entry->id,
+                                          .type = entry->fault->type(),
+                                          .target = entry->context.target,
+                                          .nodes = entry->fault->affected_nodes(entry->context),
+                                          .shards = std::move(shards.value())};
+  if (halted_) {  // halt_all() ran while prepare() or the interlocks read the target
     forget();
     co_return Error{ErrorCode::conflict, "chaos was halted before the injection: " + halt_reason_};
   }

@@ -1,7 +1,9 @@
 #pragma once
 // FaultSupervisor: the watchdog of the chaos engine. It holds every active fault, enforces the
 // interlocks (at most max_active_faults, one fault per target node, a bounded duration, nothing
-// while halted), journals every step (chaos/journal.h) and reverts each fault at its hard
+// while halted, and the topology interlocks of chaos/interlocks.h: one fault per shard, no
+// node_kill that loses the cluster's majority or a shard's primary+replica, no reshard while
+// slots migrate), journals every step (chaos/journal.h) and reverts each fault at its hard
 // deadline by itself, independently of whoever injected it (experiment, HTTP call).
 //
 //   FaultSupervisor supervisor(io.get_executor(), *journal);

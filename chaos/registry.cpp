@@ -1,16 +1,21 @@
 #include "chaos/registry.h"
 
 #include "chaos/faults/client_kill.h"
+#include "chaos/faults/failover.h"
+#include "chaos/faults/flush_namespace.h"
 #include "chaos/faults/memory_pressure.h"
 #include "chaos/faults/network.h"
 #include "chaos/faults/node_kill.h"
 #include "chaos/faults/node_pause.h"
+#include "chaos/faults/reshard.h"
 
 namespace chaosd {
 
 const std::vector<FaultType>& fault_types() {
   static const std::vector<FaultType> kTypes = {
       client_kill_fault_type(),
+      failover_fault_type(),
+      flush_namespace_fault_type(),
       memory_pressure_fault_type(),
       network_fault_type(NetworkFaultKind::bandwidth),
       network_fault_type(NetworkFaultKind::jitter),
@@ -19,6 +24,7 @@ const std::vector<FaultType>& fault_types() {
       network_fault_type(NetworkFaultKind::reset),
       node_kill_fault_type(),
       node_pause_fault_type(),
+      reshard_fault_type(),
   };
   return kTypes;
 }

@@ -176,6 +176,9 @@ Result<FaultContext> ChaosService::context_for(const TargetConfig& target,
   ctx.connection = connection_options(target);
   ctx.key_prefix = config_.daemon.key_prefix;
   ctx.proxy = proxy_;
+  ctx.cluster = target.kind == TargetKind::cluster;
+  for (const auto& seed : target.seeds) ctx.target_nodes.push_back(seed.to_string());
+  ctx.state_dir = (std::filesystem::path(config_.daemon.state_dir) / "chaos").string();
   if (target.lab) {
     if (lab_ == nullptr) return Error{ErrorCode::not_found, "the lab is not running"};
     const LabNode* chosen = nullptr;

@@ -26,11 +26,12 @@ std::string create_error(const std::string& type, const std::string& params_toml
 
 TEST(ChaosParams, RegistryListsEveryFault) {
   for (const char* type :
-       {"client_kill", "memory_pressure", "network_bandwidth", "network_jitter", "network_latency",
-        "network_partition", "network_reset", "node_kill", "node_pause"}) {
+       {"client_kill", "failover", "flush_namespace", "memory_pressure", "network_bandwidth",
+        "network_jitter", "network_latency", "network_partition", "network_reset", "node_kill",
+        "node_pause", "reshard"}) {
     EXPECT_NE(find_fault_type(type), nullptr) << type;
   }
-  EXPECT_EQ(find_fault_type("reshard"), nullptr);
+  EXPECT_EQ(find_fault_type("meteor_strike"), nullptr);
 }
 
 TEST(ChaosParams, ByteSizes) {
@@ -112,6 +113,47 @@ TEST(ChaosParams, ClientKill) {
   EXPECT_NE(e.find("params.type"), std::string::npos) << e;
 }
 
+TEST(ChaosParams, Reshard) {
+  EXPECT_EQ(create_error("reshard", "{}"), "");
+  EXPECT_EQ(create_error("reshard", "{ slots = 16, move_back = false }"), "");
+  EXPECT_EQ(create_error("reshard", "{ from = \"127.0.0.1:7000\", to = \"127.0.0.1:7001\" }"), "");
+  auto e = create_error("reshard", "{ slots = 0 }");
+  EXPECT_NE(e.find("params.slots"), std::string::npos) << e;
+  e = create_error("reshard", "{ slots = 5000 }");
+  EXPECT_NE(e.find("params.slots"), std::string::npos) << e;
+  e = create_error("reshard", "{ from = \"node-a\" }");
+  EXPECT_NE(e.find("params.from"), std::string::npos) << e;
+  EXPECT_NE(e.find("host:port"), std::string::npos) << e;
+  e = create_error("reshard", "{ from = \"127.0.0.1:7000\", to = \"127.0.0.1:7000\" }");
+  EXPECT_NE(e.find("params.to"), std::string::npos) << e;
+  e = create_error("reshard", "{ slot = 3 }");
+  EXPECT_NE(e.find("params.slot"), std::string::npos) << e;
+}
+
+TEST(ChaosParams, FailoverAndFlushNamespace) {
+  EXPECT_EQ(create_error("failover", "{}"), "");
+  EXPECT_EQ(create_error("failover", "{ replica = \"127.0.0.1:7004\" }"), "");
+  auto e = create_error("failover", "{ replica = \"7004\" }");
+  EXPECT_NE(e.find("params.replica"), std::string::npos) << e;
+  e = create_error("failover", "{ force = true }");
+  EXPECT_NE(e.find("params.force"), std::string::npos) << e;
+
+  EXPECT_EQ(create_error("flush_namespace", "{ pattern = \"session:*\" }"), "");
+  EXPECT_EQ(create_error("flush_namespace", "{ pattern = \"*\", allow_all = true }"), "");
+  EXPECT_EQ(
+      create_error("flush_namespace", "{ pattern = \"s:*\", max_keys = 5, max_bytes = \"1mb\" }"),
+      "");
+  e = create_error("flush_namespace", "{}");
+  EXPECT_NE(e.find("params.pattern"), std::string::npos) << e;
+  EXPECT_NE(e.find("needs a pattern"), std::string::npos) << e;
+  e = create_error("flush_namespace", "{ pattern = \"*\" }");
+  EXPECT_NE(e.find("allow_all = true"), std::string::npos) << e;
+  e = create_error("flush_namespace", "{ pattern = \"s:*\", max_keys = 0 }");
+  EXPECT_NE(e.find("params.max_keys"), std::string::npos) << e;
+  e = create_error("flush_namespace", "{ pattern = \"s:*\", max_bytes = \"2gb\" }");
+  EXPECT_NE(e.find("params.max_bytes"), std::string::npos) << e;
+}
+
 TEST(ChaosParams, JsonParamsForTheHttpApi) {
   auto ok = create_fault_from_json("memory_pressure", {{"maxmemory", "8mb"}});
   ASSERT_TRUE(ok) << ok.error().message;
@@ -138,6 +180,9 @@ TEST(ChaosParams, EveryFaultIsRebuiltFromItsRecord) {
       {"network_bandwidth", {{"link", "r"}, {"rate_bytes_per_second", 4096}}},
       {"network_partition", {{"link", "r"}}},
       {"network_reset", {{"link", "r"}, {"after", "1s"}}},
+      {"reshard", {{"slots", 3}, {"from", "127.0.0.1:7000"}, {"move_back", false}}},
+      {"failover", {{"replica", "127.0.0.1:7004"}}},
+      {"flush_namespace", {{"pattern", "session:*"}, {"max_keys", 100}}},
   };
   for (const auto& [type, params] : cases) {
     auto fault = create_fault_from_json(type, params);
