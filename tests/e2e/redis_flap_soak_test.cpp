@@ -1,9 +1,9 @@
-// Soak: the daemon binary under a redis-server that is SIGKILLed and restarted dozens of times and
-// paused with CLIENT PAUSE (DESIGN.md §10 "Reliability"). While Redis flaps, a second thread keeps
-// asking the daemon for /healthz, /metrics and a probe run (which goes through the event loop):
-// the daemon must never die or wedge, must report the target down, and once Redis stays up its
-// probes must recover by themselves; a clean stop must leave no probe key behind.
-// Its own executable (label "soak", tests/CMakeLists.txt): ctest -L soak.
+// Soak: the daemon binary under a redis-server that is SIGKILLed and restarted dozens of times,
+// paused with CLIENT PAUSE and hung with SIGSTOP (DESIGN.md §10 "Reliability"). While Redis flaps,
+// a second thread keeps asking the daemon for /healthz, /metrics and a probe run (which goes
+// through the event loop): the daemon must never die or wedge, must report the target down, and
+// once Redis stays up its probes must recover by themselves; a clean stop must leave no probe key
+// behind. Its own executable (label "soak", tests/CMakeLists.txt): ctest -L soak.
 
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -128,7 +128,8 @@ TEST(RedisFlap, DaemonSurvivesKillsAndPausesRecoversAndLeaksNoKeys) {
   DaemonWatcher watcher(daemon.port());
   // Down and up times vary (fixed seed: a failure replays the same schedule): short outages hit
   // probes mid-run and reconnects mid-handshake; every 8th outage lasts until the daemon has
-  // noticed (target_up 0); every 10th up-time starts with a CLIENT PAUSE of 800 ms.
+  // noticed (target_up 0); every 10th up-time starts with a CLIENT PAUSE of 800 ms, and another
+  // every 10th with the server stopped (SIGSTOP) for 1.2 s.
   std::mt19937 random(20261125);
   std::uniform_int_distribution<int> down_ms(20, 400);
   std::uniform_int_distribution<int> up_ms(50, 700);
@@ -136,6 +137,7 @@ TEST(RedisFlap, DaemonSurvivesKillsAndPausesRecoversAndLeaksNoKeys) {
   const auto flap_deadline = Clock::now() + 60s;
   int cycles = 0;
   int pauses = 0;
+  int hangs = 0;
   int noticed_outages = 0;
   for (; cycles < kCycles && Clock::now() < flap_deadline; ++cycles) {
     redis.kill_hard();
@@ -149,11 +151,18 @@ TEST(RedisFlap, DaemonSurvivesKillsAndPausesRecoversAndLeaksNoKeys) {
     if (cycles % 10 == 9) {
       redis.cli({"CLIENT", "PAUSE", "800", "ALL"});
       ++pauses;
+    } else if (cycles % 10 == 4) {
+      // A hung server: connections stay open and nothing answers (deadlines, not refusals).
+      redis.pause();
+      std::this_thread::sleep_for(1200ms);
+      redis.resume();
+      ++hangs;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(up_ms(random)));
   }
   EXPECT_GE(cycles, 30) << "the flapping ran out of time";
   EXPECT_GE(pauses, 3);
+  EXPECT_GE(hangs, 3);
   EXPECT_EQ(noticed_outages, cycles / 8) << "target_up never went to 0 during a long outage";
 
   // Redis now stays up: the target comes back and every probe runs again, successfully.
@@ -180,8 +189,8 @@ TEST(RedisFlap, DaemonSurvivesKillsAndPausesRecoversAndLeaksNoKeys) {
       << "the flapping never failed a probe run: it tested nothing";
 
   watcher.stop();
-  std::cout << "flap: " << cycles << " kills, " << pauses << " pauses, " << watcher.polls()
-            << " polls, target_up 0 seen " << watcher.down_seen() << " times\n";
+  std::cout << "flap: " << cycles << " kills, " << pauses << " pauses, " << hangs << " hangs, "
+            << watcher.polls() << " polls, target_up 0 seen " << watcher.down_seen() << " times\n";
   EXPECT_GT(watcher.polls(), 100);
   EXPECT_EQ(watcher.failures(), 0) << "first: " << watcher.first_failure();
   EXPECT_GT(watcher.down_seen(), 0) << "/metrics never showed target_up 0";
