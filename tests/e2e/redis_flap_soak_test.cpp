@@ -1,9 +1,9 @@
 // Soak: the daemon binary under a redis-server that is SIGKILLed and restarted dozens of times,
 // paused with CLIENT PAUSE and hung with SIGSTOP (DESIGN.md §10 "Reliability"). While Redis flaps,
-// a second thread keeps asking the daemon for /healthz, /metrics and a probe run (which goes
-// through the event loop): the daemon must never die or wedge, must report the target down, and
-// once Redis stays up its probes must recover by themselves; a clean stop must leave no probe key
-// behind. Its own executable (label "soak", tests/CMakeLists.txt): ctest -L soak.
+// a second thread keeps asking the daemon for /healthz, /status, /metrics and a probe run (which
+// goes through the event loop): the daemon must never die or wedge, must report the target down,
+// and once Redis stays up its probes must recover by themselves; a clean stop must leave no probe
+// key behind. Its own executable (label "soak", tests/CMakeLists.txt): ctest -L soak.
 
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -82,6 +82,8 @@ class DaemonWatcher {
       if (health.status != 200) {
         fail("GET /healthz: " + std::to_string(health.status) + " " + health.body);
       }
+      auto status = http_get(port_, "/status");  // the snapshot the loop publishes
+      if (status.status != 200) fail("GET /status: " + std::to_string(status.status));
       auto metrics = http_get(port_, "/metrics");
       if (metrics.status != 200) {
         fail("GET /metrics: " + std::to_string(metrics.status));
