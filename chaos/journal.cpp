@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 #include <map>
+#include <optional>
 
 #include "daemon/util/time_format.h"
 
@@ -20,8 +21,21 @@ constexpr int kVersion = 1;
 int64_t to_unix_ms(WallTime t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
 }
-WallTime from_unix_ms(int64_t ms) {
-  return WallTime{std::chrono::duration_cast<WallTime::duration>(std::chrono::milliseconds(ms))};
+// An integer field of a record read back from disk, nullopt if it is anything else: nlohmann's
+// get<int64_t>() casts a float with static_cast (1e300 is undefined behaviour).
+std::optional<int64_t> integer_field(const nlohmann::json& json, const char* key) {
+  const nlohmann::json& value = json.at(key);
+  if (!value.is_number_integer()) return std::nullopt;
+  return value.get<int64_t>();
+}
+// WallTime counts nanoseconds in an int64 (years 1678..2262): a corrupt or hand-edited time
+// outside that range is refused, not overflowed.
+std::optional<WallTime> time_field(const nlohmann::json& json, const char* key) {
+  constexpr int64_t kLimitMs =
+      std::chrono::duration_cast<std::chrono::milliseconds>(WallTime::duration::max()).count();
+  std::optional<int64_t> ms = integer_field(json, key);
+  if (!ms || *ms < -kLimitMs || *ms > kLimitMs) return std::nullopt;
+  return WallTime{std::chrono::duration_cast<WallTime::duration>(std::chrono::milliseconds(*ms))};
 }
 
 Error os_error(const std::string& what, const std::filesystem::path& path) {
@@ -94,7 +108,7 @@ nlohmann::json JournalEntry::to_json() const {
 Result<JournalEntry> JournalEntry::from_json(const nlohmann::json& json) {
   try {
     if (!json.is_object()) return Error{ErrorCode::invalid_argument, "not a JSON object"};
-    if (json.at("v").get<int>() != kVersion) {
+    if (integer_field(json, "v") != kVersion) {
       return Error{ErrorCode::invalid_argument,
                    "journal version " + json.at("v").dump() + " (this daemon reads 1)"};
     }
@@ -105,12 +119,17 @@ Result<JournalEntry> JournalEntry::from_json(const nlohmann::json& json) {
     e.event = *event;
     e.id = json.at("id").get<std::string>();
     if (e.id.empty()) return Error{ErrorCode::invalid_argument, "empty id"};
-    e.time = from_unix_ms(json.at("time_unix_ms").get<int64_t>());
+    auto time = time_field(json, "time_unix_ms");
+    if (!time) return Error{ErrorCode::invalid_argument, "time_unix_ms is not a time in ms"};
+    e.time = *time;
     e.type = json.at("type").get<std::string>();
     e.target = json.at("target").get<std::string>();
     e.node = json.at("node").get<std::string>();
     e.experiment = json.value("experiment", "");
-    e.deadline = from_unix_ms(json.at("deadline_unix_ms").get<int64_t>());
+    auto deadline = time_field(json, "deadline_unix_ms");
+    if (!deadline)
+      return Error{ErrorCode::invalid_argument, "deadline_unix_ms is not a time in ms"};
+    e.deadline = *deadline;
     e.params = json.at("params");
     e.state = json.at("state");
     e.reason = json.value("reason", "");

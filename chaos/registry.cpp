@@ -1,5 +1,8 @@
 #include "chaos/registry.h"
 
+#include <algorithm>
+#include <cmath>
+
 #include "chaos/faults/client_kill.h"
 #include "chaos/faults/failover.h"
 #include "chaos/faults/flush_namespace.h"
@@ -42,9 +45,32 @@ std::string fault_type_names() {
   return out;
 }
 
+namespace {
+
+// Records come back from disk and the faults read their numbers with get<int64_t>(), which
+// static_casts a float: 1e300 where a count belongs would be undefined behaviour in every
+// restore function. One check here keeps them simple: no float beyond the int64 range, and no
+// nesting deeper than a record ever has.
+bool numbers_fit(const nlohmann::json& value, int depth = 0) {
+  if (value.is_number_float()) {
+    const double number = value.get<double>();
+    return std::isfinite(number) && std::fabs(number) < 9.2e18;
+  }
+  if (!value.is_structured()) return true;
+  if (depth >= 8) return false;
+  return std::all_of(value.begin(), value.end(),
+                     [depth](const nlohmann::json& item) { return numbers_fit(item, depth + 1); });
+}
+
+}  // namespace
+
 Result<std::unique_ptr<Fault>> restore_fault(const nlohmann::json& record) {
   if (!record.is_object() || !record.contains("type") || !record["type"].is_string()) {
     return Error{ErrorCode::invalid_argument, "fault record without a \"type\""};
+  }
+  if (!numbers_fit(record)) {
+    return Error{ErrorCode::invalid_argument,
+                 "fault record with a number out of range or nested too deep"};
   }
   const auto type = record["type"].get<std::string>();
   const FaultType* t = find_fault_type(type);

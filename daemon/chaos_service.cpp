@@ -15,6 +15,7 @@
 
 #include "chaos/registry.h"
 #include "daemon/external_nodes.h"
+#include "daemon/http/request_body.h"
 #include "daemon/lab/lab.h"
 #include "daemon/target_connection.h"
 #include "daemon/util/time_format.h"
@@ -44,11 +45,6 @@ int status_of(ErrorCode code) {
     default:
       return 500;
   }
-}
-
-std::string field(const json& body, const char* key) {
-  auto it = body.find(key);
-  return it != body.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
 }  // namespace
@@ -245,33 +241,13 @@ Result<FaultContext> ChaosService::context_for_record(const JournalEntry& entry)
 asio::awaitable<ApiReply> ChaosService::inject(json body, ApiCaller caller) {
   if (!chaos_.enabled || !supervisor_) co_return error_reply(403, "chaos is disabled");
   if (!ready_) co_return error_reply(503, "chaos is starting (reconcile under way); retry");
-  const std::string fault_name = field(body, "fault");
-  const std::string target_name = field(body, "target");
-  const std::string duration_text = field(body, "duration");
-  const std::string node = field(body, "node");
-  if (fault_name.empty() || target_name.empty() || duration_text.empty()) {
-    co_return error_reply(400,
-                          R"(the body needs "fault", "target" and "duration" as strings, e.g. )"
-                          R"({"fault":"memory_pressure","target":"main","duration":"30s",)"
-                          R"("params":{"maxmemory":"8mb"}})");
-  }
-  for (const auto& [key, value] : body.items()) {
-    if (key != "fault" && key != "target" && key != "duration" && key != "params" &&
-        key != "node") {
-      co_return error_reply(
-          400, "unknown field \"" + key + "\"; use fault, target, duration, params, node");
-    }
-  }
-  json params = body.value("params", json::object());
-  if (!params.is_object()) co_return error_reply(400, "\"params\" must be a JSON object");
-  if (find_fault_type(fault_name) == nullptr) {
-    co_return error_reply(
-        400, "unknown fault \"" + fault_name + "\"; known faults: " + fault_type_names());
-  }
-  std::optional<Duration> duration = parse_duration(duration_text);
-  if (!duration) {
-    co_return error_reply(400, "\"" + duration_text + "\" is not a duration (use e.g. \"30s\")");
-  }
+  auto parsed = parse_fault_request(body);
+  if (!parsed) co_return error_reply(400, parsed.error().message);
+  const std::string& fault_name = parsed->fault;
+  const std::string& target_name = parsed->target;
+  const std::string& node = parsed->node;
+  const json& params = parsed->params;
+  const Duration duration = parsed->duration;
   const TargetConfig* target = config_.find_target(target_name);
   if (target == nullptr) co_return error_reply(404, "no target named \"" + target_name + "\"");
   if (!target->chaos_allowed) {
@@ -291,7 +267,7 @@ asio::awaitable<ApiReply> ChaosService::inject(json body, ApiCaller caller) {
 
   FaultRequest request{.fault = std::move(fault.value()),
                        .context = std::move(context.value()),
-                       .duration = *duration,
+                       .duration = duration,
                        .experiment = ""};
   Result<std::string> id = co_await supervisor_->inject(std::move(request));
   if (!id) {
@@ -310,14 +286,14 @@ asio::awaitable<ApiReply> ChaosService::inject(json body, ApiCaller caller) {
   spdlog::info(
       "audit: POST /api/v1/faults accepted: fault={} target={} node={} duration={} id={} "
       "from {}",
-      fault_name, target_name, node_name, format_duration(*duration), id.value(), caller.remote);
+      fault_name, target_name, node_name, format_duration(duration), id.value(), caller.remote);
   update_metrics();
   notify();
   json reply = {{"id", id.value()},
                 {"fault", fault_name},
                 {"target", target_name},
                 {"node", node_name},
-                {"duration", format_duration(*duration)}};
+                {"duration", format_duration(duration)}};
   for (const auto& info : supervisor_->active()) {
     if (info.id == id.value()) reply.update(info.to_json());
   }

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <optional>
 
+#include "daemon/http/request_body.h"
 #include "daemon/http/status_page.h"
 
 namespace chaosd {
@@ -50,13 +51,12 @@ ApiCaller caller_of(const httplib::Request& req) {
 
 // The body as a JSON object; an empty body is {} when `empty_ok`. Writes a 400 otherwise.
 std::optional<json> json_body(const httplib::Request& req, httplib::Response& res, bool empty_ok) {
-  if (req.body.empty() && empty_ok) return json::object();
-  json body = json::parse(req.body, nullptr, /*allow_exceptions=*/false);
-  if (body.is_discarded() || !body.is_object()) {
-    send_error(res, 400, "the body must be a JSON object");
+  auto body = parse_json_object(req.body, empty_ok);
+  if (!body) {
+    send_error(res, 400, body.error().message);
     return std::nullopt;
   }
-  return body;
+  return std::move(body).value();
 }
 
 void send_reply(httplib::Response& res, const ApiReply& reply) {
@@ -202,11 +202,9 @@ void HttpServer::install_routes() {
     if (!authorize(control_, req, res)) return;
     auto body = json_body(req, res, false);
     if (!body) return;
-    auto reason = body->find("reason");
-    if (reason == body->end() || !reason->is_string() || reason->get<std::string>().empty()) {
-      return send_error(res, 400, R"(give a reason: {"reason": "incident 42"})");
-    }
-    send_reply(res, control_.halt_chaos(reason->get<std::string>(), caller_of(req)));
+    auto reason = parse_halt_request(*body);
+    if (!reason) return send_error(res, 400, reason.error().message);
+    send_reply(res, control_.halt_chaos(reason.value(), caller_of(req)));
   });
   s.Post("/api/v1/chaos/resume", [this](const httplib::Request& req, httplib::Response& res) {
     if (!authorize(control_, req, res)) return;
