@@ -192,14 +192,14 @@ asio::awaitable<Result<std::string>> FaultSupervisor::inject(FaultRequest reques
     spdlog::warn("chaos: inject of {} {} failed: {}; reverting", entry->fault->type(), entry->id,
                  injected.error().message);
     const std::string reason = "inject failed";
-    co_await revert_entry(entry, reason);
+    (void)co_await revert_entry(entry, reason);
     if (!entry->done) start_watchdog(entry);  // retried until it succeeds
     co_return injected.error();
   }
   (void)journal(*entry, JournalEvent::injected, "", "");
   if (halted_) {  // halt_all() ran while we injected: it waits for us to take this back
     const std::string reason = "halt: " + halt_reason_;
-    co_await revert_entry(entry, reason);
+    (void)co_await revert_entry(entry, reason);
     if (!entry->done) start_watchdog(entry);
     co_return Error{ErrorCode::conflict, "chaos was halted during the injection: " + halt_reason_};
   }
@@ -258,7 +258,7 @@ asio::awaitable<void> FaultSupervisor::watchdog(FaultSupervisor* self, std::shar
       continue;  // woken early (revert, re-arm, shutdown) or on time: look again
     }
     const std::string reason = entry->revert_failures == 0 ? "deadline" : "retry";
-    co_await self->revert_entry(entry, reason);
+    (void)co_await self->revert_entry(entry, reason);
   }
 }
 
