@@ -23,6 +23,7 @@
 #include <thread>
 
 #include "tests/support/daemon_process.h"
+#include "tests/support/eventually.h"
 #include "tests/support/prometheus_process.h"
 
 namespace chaosd::test {
@@ -199,16 +200,6 @@ std::string generated_token(const DaemonProcess& daemon) {
   std::string log = daemon.log();
   auto at = log.find(marker);
   return at == std::string::npos ? "" : log.substr(at + marker.size(), 32);
-}
-
-template <typename Predicate>
-bool eventually(Predicate predicate, std::chrono::milliseconds limit) {
-  auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (predicate()) return true;
-    std::this_thread::sleep_for(250ms);
-  }
-  return predicate();
 }
 
 double unix_now() {

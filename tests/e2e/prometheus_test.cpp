@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "tests/support/daemon_process.h"
+#include "tests/support/eventually.h"
 #include "tests/support/prometheus_process.h"
 #include "tests/support/redis_server.h"
 
@@ -111,16 +112,6 @@ int count_alerts(const PrometheusProcess& prometheus, const std::string& alertna
     count += all ? 1 : 0;
   }
   return count;
-}
-
-template <typename Predicate>
-bool eventually(Predicate predicate, std::chrono::milliseconds limit) {
-  auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (predicate()) return true;
-    std::this_thread::sleep_for(250ms);
-  }
-  return predicate();
 }
 
 TEST(Prometheus, LoadsEveryRuleEvaluatesThemWithoutErrorAndRecordingRulesReturnData) {
