@@ -64,6 +64,10 @@ CommandOutcome run_command(const std::vector<std::string>& argv, std::chrono::mi
   CommandOutcome outcome;
   int pipe_fds[2];
   if (argv.empty() || ::pipe2(pipe_fds, O_CLOEXEC) != 0) return outcome;
+  // Built before fork(): no allocation in the child of a multithreaded process.
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
   pid_t pid = ::fork();
   if (pid < 0) return outcome;
   if (pid == 0) {
@@ -71,9 +75,6 @@ CommandOutcome run_command(const std::vector<std::string>& argv, std::chrono::mi
     ::dup2(pipe_fds[1], 2);
     int in = ::open(stdin_file.empty() ? "/dev/null" : stdin_file.c_str(), O_RDONLY);
     if (in >= 0) ::dup2(in, 0);
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
     ::execvp(args[0], args.data());
     ::_exit(127);
   }

@@ -61,6 +61,10 @@ HttpReply http_call(int port, const std::string& method, const std::string& path
 Completed run_program(const std::vector<std::string>& argv, const std::string& stdin_file) {
   TempDir dir("chaosd-run");
   auto out_path = dir.path() / "out";
+  // Built before fork(): no allocation in the child of a multithreaded process.
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
   pid_t pid = ::fork();
   if (pid < 0) throw std::runtime_error("fork failed");
   if (pid == 0) {
@@ -71,9 +75,6 @@ Completed run_program(const std::vector<std::string>& argv, const std::string& s
       int in = ::open(stdin_file.c_str(), O_RDONLY);
       ::dup2(in, 0);
     }
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
     ::execvp(args[0], args.data());
     ::_exit(127);
   }
@@ -92,15 +93,16 @@ DaemonProcess::DaemonProcess(const std::string& config_toml, std::vector<std::st
   std::vector<std::string> argv = {CHAOSD_BINARY, "--config", config_path_.string(), "--listen",
                                    "127.0.0.1:" + std::to_string(port_)};
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+  // Built before fork(): no allocation in the child of a multithreaded process.
+  std::vector<char*> args;
+  for (auto& a : argv) args.push_back(a.data());
+  args.push_back(nullptr);
   pid_ = ::fork();
   if (pid_ < 0) throw std::runtime_error("fork failed");
   if (pid_ == 0) {
     int log = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
     ::dup2(log, 1);
     ::dup2(log, 2);
-    std::vector<char*> args;
-    for (auto& a : argv) args.push_back(a.data());
-    args.push_back(nullptr);
     ::execv(args[0], args.data());
     ::_exit(127);
   }

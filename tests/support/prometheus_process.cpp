@@ -26,15 +26,16 @@ std::string read_text(const std::filesystem::path& path) {
 }
 
 pid_t start_process(std::vector<std::string> argv, const std::filesystem::path& log_path) {
+  // Built before fork(): no allocation in the child of a multithreaded process.
+  std::vector<char*> args;
+  for (auto& a : argv) args.push_back(a.data());
+  args.push_back(nullptr);
   pid_t pid = ::fork();
   if (pid < 0) throw std::runtime_error("fork failed");
   if (pid == 0) {
     int log = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
     ::dup2(log, 1);
     ::dup2(log, 2);
-    std::vector<char*> args;
-    for (auto& a : argv) args.push_back(a.data());
-    args.push_back(nullptr);
     ::execvp(args[0], args.data());
     ::_exit(127);
   }

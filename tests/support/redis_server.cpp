@@ -53,12 +53,14 @@ void RedisServer::start() {
                                    "--repl-diskless-sync-delay",
                                    "0"};
   args.insert(args.end(), extra_args_.begin(), extra_args_.end());
+  // Built before fork(): the child of a multithreaded process may only call async-signal-safe
+  // functions (a malloc there can deadlock on a lock another thread held at the fork).
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
   pid_t pid = ::fork();
   if (pid < 0) throw std::runtime_error("fork failed");
   if (pid == 0) {
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
     ::execvp("redis-server", argv.data());
     ::_exit(127);
   }
