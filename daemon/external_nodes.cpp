@@ -12,6 +12,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <cstring>
 
+#include "chaos/cluster_view.h"
 #include "daemon/redis/connection.h"
 #include "daemon/target_connection.h"
 
@@ -101,9 +102,9 @@ asio::awaitable<Status> run_async(const asio::any_io_executor& executor,
 
 std::vector<std::string> expand_node_command(const std::vector<std::string>& argv,
                                              const std::string& node) {
-  const auto colon = node.rfind(':');
-  const std::string host = colon == std::string::npos ? node : node.substr(0, colon);
-  const std::string port = colon == std::string::npos ? "" : node.substr(colon + 1);
+  const auto address = split_address(node);
+  const std::string host = address ? address->first : node;
+  const std::string port = address ? std::to_string(address->second) : "";
   std::vector<std::string> out = argv;
   for (auto& arg : out) {
     replace_all(arg, "{node}", node);
@@ -116,24 +117,29 @@ std::vector<std::string> expand_node_command(const std::vector<std::string>& arg
 ExternalNodes::ExternalNodes(asio::any_io_executor executor, const TargetConfig& target)
     : executor_(std::move(executor)), target_(target) {}
 
-ConnectionOptions ExternalNodes::options_for(const std::string& node) const {
+Result<ConnectionOptions> ExternalNodes::options_for(const std::string& node) const {
+  const auto address = split_address(node);
+  if (!address) {
+    return Error{ErrorCode::invalid_argument, "node \"" + node + "\" is not host:port"};
+  }
   ConnectionOptions options = connection_options(target_);
-  const auto colon = node.rfind(':');
-  options.host = node.substr(0, colon);
-  options.port = static_cast<uint16_t>(std::stoi(node.substr(colon + 1)));
+  options.host = address->first;
+  options.port = address->second;
   options.client_name = "redis-chaosd:chaos:node_kill";
   options.connect_timeout = std::chrono::milliseconds(500);
   return options;
 }
 
-asio::awaitable<bool> ExternalNodes::answers_ping(const std::string& node) {
-  RedisConnection conn(executor_, options_for(node));
+asio::awaitable<bool> ExternalNodes::answers_ping(const ConnectionOptions& options) {
+  RedisConnection conn(executor_, options);
   Command ping{"PING"};
   auto reply = co_await conn.command(std::move(ping));
   co_return reply.ok();
 }
 
 asio::awaitable<Status> ExternalNodes::kill(const std::string& node) {
+  const Result<ConnectionOptions> options = options_for(node);
+  if (!options) co_return options.error();
   if (!target_.kill_command.empty()) {
     spdlog::warn("chaos: node_kill {}: running kill_command", node);
     const std::vector<std::string> argv = expand_node_command(target_.kill_command, node);
@@ -141,7 +147,7 @@ asio::awaitable<Status> ExternalNodes::kill(const std::string& node) {
     co_return co_await run_async(executor_, argv, timeout);
   }
   spdlog::warn("chaos: node_kill {}: SHUTDOWN NOSAVE", node);
-  RedisConnection conn(executor_, options_for(node));
+  RedisConnection conn(executor_, options.value());
   Command shutdown{"SHUTDOWN", "NOSAVE"};
   auto reply = co_await conn.command(std::move(shutdown));
   // A server that shuts down closes the connection instead of answering.
@@ -156,7 +162,9 @@ asio::awaitable<Status> ExternalNodes::kill(const std::string& node) {
 }
 
 asio::awaitable<Status> ExternalNodes::restart(const std::string& node) {
-  if (co_await answers_ping(node)) co_return Ok{};  // up already: nothing to do
+  const Result<ConnectionOptions> options = options_for(node);
+  if (!options) co_return options.error();
+  if (co_await answers_ping(options.value())) co_return Ok{};  // up already: nothing to do
   if (target_.restart_command.empty()) {
     co_return Error{ErrorCode::invalid_argument,
                     "target \"" + target_.name + "\" has no restart_command"};
@@ -168,7 +176,7 @@ asio::awaitable<Status> ExternalNodes::restart(const std::string& node) {
   if (!restarted) co_return restarted;
   const auto deadline = steady_clock::now() + kRestartTimeout;
   while (steady_clock::now() < deadline) {
-    if (co_await answers_ping(node)) co_return Ok{};
+    if (co_await answers_ping(options.value())) co_return Ok{};
     const std::chrono::milliseconds poll(100);
     co_await sleep_for(executor_, poll);
   }

@@ -33,8 +33,9 @@ class ExternalNodes final : public NodeSupervisor {
   boost::asio::awaitable<Status> restart(const std::string& node) override;
 
  private:
-  ConnectionOptions options_for(const std::string& node) const;
-  boost::asio::awaitable<bool> answers_ping(const std::string& node);
+  /// How to reach `node` ("host:port", as journaled); an error when it is not one.
+  Result<ConnectionOptions> options_for(const std::string& node) const;
+  boost::asio::awaitable<bool> answers_ping(const ConnectionOptions& options);
 
   boost::asio::any_io_executor executor_;
   TargetConfig target_;

@@ -112,6 +112,12 @@ TEST(ExternalNodes, KillCommandIsUsedWhenSetAndFailuresAreReported) {
   EXPECT_NE(error.find("exited with 3: cannot start redis on " + std::to_string(server.port())),
             std::string::npos)
       << error;
+
+  // A node that is not host:port (a hand-edited journal) is an error, never an exception.
+  ctx.node = "not-an-address";
+  auto third = make_fault("node_kill", nlohmann::json::object());
+  auto refused = prepare_and_inject(io, *third, ctx);
+  EXPECT_NE(refused.find("node \"not-an-address\" is not host:port"), std::string::npos) << refused;
 }
 
 }  // namespace
