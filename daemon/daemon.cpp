@@ -28,6 +28,7 @@ Daemon::Daemon(Config config, DaemonOptions options)
       options_(std::move(options)),
       signals_(io_, SIGINT, SIGTERM, SIGHUP),
       heartbeat_(io_),
+      snapshot_timer_(io_),
       sla_(clock_),
       http_(*this),
       proxy_(io_.get_executor()),
@@ -246,6 +247,8 @@ asio::awaitable<void> Daemon::shutdown(std::string reason) {
   boost::system::error_code ignored;
   signals_.cancel(ignored);
   heartbeat_.cancel();
+  snapshot_pending_ = false;
+  snapshot_timer_.cancel();
   // Faults first: every one is reverted before the probes stop and the process exits.
   if (chaos_) {
     std::string why = "shutdown: " + reason;  // named: no temporaries inside co_await (GCC 12)
@@ -353,15 +356,40 @@ void Daemon::on_probe_run(const ProbeRun& run) {
     spdlog::warn("probe {} failed: {}", run.probe,
                  run.result.errors.empty() ? "unknown" : run.result.errors.front());
   }
-  publish_snapshot();
+  schedule_snapshot();
 }
 
 void Daemon::on_target_check(const std::string& target, const TargetHealth& health) {
   metrics_.set_target_up(target, health.up);
-  publish_snapshot();
+  schedule_snapshot();
 }
 
+// A rebuild walks every probe, SLA window and history (about 1 ms on the lab's 21 probes) and
+// probe runs end several times a second: after a run, rebuild at once when the last rebuild is
+// older than this, otherwise when it is, so /status lags a probe run by at most this.
+constexpr auto kSnapshotPeriod = std::chrono::milliseconds(500);
+
+void Daemon::schedule_snapshot() {
+  if (snapshot_pending_) return;
+  const auto due = last_snapshot_ + kSnapshotPeriod;
+  if (steady_clock::now() >= due || stopping_) {
+    publish_snapshot();
+    return;
+  }
+  snapshot_pending_ = true;
+  snapshot_timer_.expires_at(due);
+  snapshot_timer_.async_wait([this](boost::system::error_code ec) {
+    if (!ec) publish_snapshot();
+  });
+}
+
+// At once: what the chaos API just changed is in the next answer (read your writes).
 void Daemon::publish_snapshot() {
+  if (snapshot_pending_) {
+    snapshot_pending_ = false;
+    snapshot_timer_.cancel();
+  }
+  last_snapshot_ = steady_clock::now();
   auto snapshot = std::make_shared<StatusSnapshot>();
   snapshot->version = kVersion;
   snapshot->started_at = started_at_;

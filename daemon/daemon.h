@@ -72,7 +72,8 @@ class Daemon final : public DaemonControl {
   void watch_lab();
   void on_probe_run(const ProbeRun& run);
   void on_target_check(const std::string& target, const TargetHealth& health);
-  void publish_snapshot();
+  void publish_snapshot();   // now
+  void schedule_snapshot();  // soon: coalesces the rebuilds after probe runs
 
   Config config_;
   DaemonOptions options_;
@@ -80,6 +81,9 @@ class Daemon final : public DaemonControl {
   boost::asio::io_context io_;
   boost::asio::signal_set signals_;
   boost::asio::steady_timer heartbeat_;
+  boost::asio::steady_timer snapshot_timer_;  // a rebuild held back by schedule_snapshot()
+  bool snapshot_pending_ = false;
+  std::chrono::steady_clock::time_point last_snapshot_{};
   Metrics metrics_;
   SlaEngine sla_;
   SnapshotBox snapshots_;

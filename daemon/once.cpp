@@ -15,9 +15,11 @@
 #include <functional>
 #include <iostream>
 #include <sstream>
+#include <time.h>
 
 #include "chaos/proxy/fault_proxy.h"
 #include "daemon/lab/lab.h"
+#include "daemon/redis/link.h"
 #include "daemon/sla_rules.h"
 #include "daemon/target_connection.h"
 #include "daemon/util/escape.h"
@@ -28,6 +30,13 @@ namespace chaosd {
 namespace asio = boost::asio;
 
 namespace {
+
+// CPU time of every thread of the process (the loop, a probe's codec thread, the proxy's).
+double process_cpu_seconds() {
+  timespec now{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now);
+  return static_cast<double>(now.tv_sec) + static_cast<double>(now.tv_nsec) / 1e9;
+}
 
 std::string format_value(std::optional<double> value) {
   if (!value) return "-";
@@ -137,7 +146,11 @@ OnceOutcome run_every_probe_once(Config config, std::optional<Duration> duration
     if (!duration) {
       // One after the other: no probe's load disturbs another's measurement.
       for (auto& probe : probes) {
+        const double cpu_before = process_cpu_seconds();
+        const uint64_t sent_before = Link::commands_sent_total();
         ProbeRun run = co_await probe.runner->run_once();
+        run.cpu_seconds = process_cpu_seconds() - cpu_before;
+        run.redis_commands = Link::commands_sent_total() - sent_before;
         record(std::move(run));
       }
     } else {
@@ -234,6 +247,8 @@ nlohmann::json report_json(const OnceOutcome& outcome) {
                       {"finished_at", iso8601(run.finished_at)},
                       {"errors", run.result.errors},
                       {"notes", run.result.notes}});
+    if (run.cpu_seconds) probes.back()["cpu_seconds"] = *run.cpu_seconds;
+    if (run.redis_commands) probes.back()["redis_commands"] = *run.redis_commands;
   }
   return {{"passed", outcome.passed()}, {"slas", slas}, {"probes", probes}};
 }

@@ -28,6 +28,10 @@ struct ProbeRun {
   std::optional<double> start_delay_seconds;
   WallTime finished_at{};
   ProbeResult result;
+  /// What the run cost, measured by --once when probes run one after the other (nothing else
+  /// runs meanwhile): CPU time of the whole process and Redis commands sent. Empty otherwise.
+  std::optional<double> cpu_seconds;
+  std::optional<uint64_t> redis_commands;
 };
 
 class ProbeRunner {

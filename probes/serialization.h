@@ -26,7 +26,7 @@
 //   target = "main"
 //   interval = "30s"
 //   timeout = "10s"
-//   params = { sizes = [1024, 16384, 1048576], ops = 200, max_bytes = 8388608, pipeline = 16 }
+//   params = { sizes = [1024, 16384, 131072], ops = 200, max_bytes = 8388608, pipeline = 16 }
 
 #include <boost/asio/thread_pool.hpp>
 #include <functional>
@@ -41,7 +41,8 @@
 namespace chaosd {
 
 struct SerializationParams {
-  std::vector<int64_t> sizes = {1024, 16384, 1048576};
+  // 1 MiB documents are allowed but not a default: their run's peak is ~16 MB of heap per MiB.
+  std::vector<int64_t> sizes = {1024, 16384, 131072};
   int ops = 200;                // operations per format and size, at most
   int64_t max_bytes = 8 << 20;  // payload bytes per format and size, at most (>= 1 op)
   int pipeline = 16;            // operations per batch, at most
@@ -64,11 +65,12 @@ class SerializationProbe final : public Probe {
  private:
   boost::asio::awaitable<Status> measure_size(ProbeContext& ctx, size_t size, ProbeResult& result);
 
-  boost::asio::awaitable<bool> build_documents(ProbeContext& ctx, size_t size);
+  boost::asio::awaitable<bool> build_documents(ProbeContext& ctx, size_t size,
+                                               std::vector<nlohmann::json>& docs);
 
   SerializationParams params_;
   BetweenSetAndGet between_;
-  std::map<size_t, std::vector<nlohmann::json>> documents_;  // by size; generated once
+  std::map<size_t, std::vector<nlohmann::json>> documents_;  // small sizes only; generated once
   // Encoding, decoding, comparing and building documents run here, not on the daemon's loop: a
   // 1 MiB document takes tens of milliseconds, which would delay every other probe's timers.
   // Only one run uses it at a time, and the run waits for each job.

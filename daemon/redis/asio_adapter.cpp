@@ -1,5 +1,6 @@
 #include "daemon/redis/asio_adapter.h"
 
+#include <boost/asio/post.hpp>
 #include <hiredis/async.h>
 
 namespace chaosd {
@@ -60,16 +61,38 @@ void HiredisAsioAdapter::arm_read() {
                      });
 }
 
+// A connected socket nearly always has room: write without waiting for readiness. Waiting costs an
+// epoll_ctl and a trip through epoll_wait per command (asio re-registers the descriptor for every
+// async_wait), and posting the write lets every command a loop turn queues go out in one write().
+// Only a write that finds the socket full (hiredis asks again from inside it) waits for room.
 void HiredisAsioAdapter::arm_write() {
-  if (write_armed_ || context_ == nullptr) return;
+  if (write_armed_ || writing_ || context_ == nullptr) return;
+  write_armed_ = true;
+  if ((context_->c.flags & REDIS_CONNECTED) == 0) {
+    wait_writable();  // a connect in progress completes when the socket becomes writable
+    return;
+  }
+  asio::post(socket_.get_executor(), [self = shared_from_this()] {
+    self->write_armed_ = false;
+    self->write_now();
+  });
+}
+
+void HiredisAsioAdapter::wait_writable() {
   write_armed_ = true;
   socket_.async_wait(asio::posix::stream_descriptor::wait_write,
                      [self = shared_from_this()](boost::system::error_code ec) {
                        self->write_armed_ = false;
-                       if (ec || self->context_ == nullptr) return;
-                       redisAsyncHandleWrite(self->context_);
-                       if (self->context_ != nullptr && self->want_write_) self->arm_write();
+                       if (!ec) self->write_now();
                      });
+}
+
+void HiredisAsioAdapter::write_now() {
+  if (context_ == nullptr || !want_write_) return;
+  writing_ = true;
+  redisAsyncHandleWrite(context_);  // may free the context (connection error): context_ nulled
+  writing_ = false;
+  if (context_ != nullptr && want_write_) wait_writable();  // the socket is full: wait for room
 }
 
 void HiredisAsioAdapter::cleanup() {

@@ -1,7 +1,8 @@
 #pragma once
 // Drives a hiredis async context from a Boost.Asio executor: hiredis says when it wants to read or
-// write (ev.addRead/addWrite hooks), we wait for readiness on its fd with a non-owning
-// posix::stream_descriptor and call redisAsyncHandleRead/Write. hiredis owns (and closes) the fd,
+// write (ev.addRead/addWrite hooks); we wait for readability on its fd with a non-owning
+// posix::stream_descriptor and call redisAsyncHandleRead, and write on the next loop turn
+// (waiting for writability only while connecting or when the socket is full). hiredis owns (and closes) the fd,
 // so cleanup releases it from Asio without closing.
 
 #include <boost/asio/any_io_executor.hpp>
@@ -29,6 +30,8 @@ class HiredisAsioAdapter : public std::enable_shared_from_this<HiredisAsioAdapte
 
   void arm_read();
   void arm_write();
+  void wait_writable();
+  void write_now();
   void cleanup();
 
   redisAsyncContext* context_;  // null once hiredis cleaned up
@@ -36,7 +39,8 @@ class HiredisAsioAdapter : public std::enable_shared_from_this<HiredisAsioAdapte
   bool want_read_ = false;
   bool want_write_ = false;
   bool read_armed_ = false;
-  bool write_armed_ = false;
+  bool write_armed_ = false;  // a write is posted or waits for room
+  bool writing_ = false;      // inside redisAsyncHandleWrite
 };
 
 }  // namespace chaosd

@@ -2,6 +2,7 @@
 
 #include <hiredis/async.h>
 
+#include <atomic>
 #include <boost/asio/post.hpp>
 
 #include "daemon/redis/asio_adapter.h"
@@ -98,6 +99,13 @@ void Link::on_disconnect(const redisAsyncContext* context, int status) {
   self->mark_dead(why);
 }
 
+namespace {
+// Relaxed: a statistic, read while links on other io_contexts (tests, bench) may write it.
+std::atomic<uint64_t> commands_sent{0};
+}  // namespace
+
+uint64_t Link::commands_sent_total() { return commands_sent.load(std::memory_order_relaxed); }
+
 void Link::send(const std::vector<std::string>& args,
                 const std::shared_ptr<PendingCommand>& pending) {
   if (!alive()) {
@@ -123,6 +131,7 @@ void Link::send(const std::vector<std::string>& args,
                      Error{ErrorCode::disconnected, description_ + ": command not accepted"});
     return;
   }
+  commands_sent.fetch_add(1, std::memory_order_relaxed);
   arm_deadline(pending->deadline);
 }
 

@@ -83,6 +83,10 @@ class Link : public std::enable_shared_from_this<Link> {
   /// `on_message`. After this only (P)SUBSCRIBE/(P)UNSUBSCRIBE may be sent on this link.
   Status subscribe(const std::vector<std::string>& args, MessageHandler on_message);
 
+  /// Commands handed to hiredis by every link of this process since it started: the load its
+  /// Redis clients put on their servers (--once reports it per probe run).
+  static uint64_t commands_sent_total();
+
   bool alive() const { return context_ != nullptr && connected_; }
   const std::string& last_error() const { return last_error_; }
   size_t in_flight() const { return in_flight_.size(); }

@@ -69,6 +69,10 @@ TEST(Daemon, StatusAndApiDescribeTargetsProbesAndSlas) {
   DaemonProcess daemon(config_for(redis));
   ASSERT_TRUE(daemon.wait_for(
       "/metrics", [](const HttpReply& r) { return has_runs(r, "ttl", 1); }, 20s));
+  // /status follows a probe run within half a second (the daemon coalesces its rebuilds).
+  ASSERT_TRUE(daemon.wait_for(
+      "/api/v1/probes/ttl",
+      [](const HttpReply& r) { return !nlohmann::json::parse(r.body)["last_run"].is_null(); }, 5s));
   auto status = nlohmann::json::parse(http_get(daemon.port(), "/status").body);
   EXPECT_EQ(status["targets"][0]["name"], "main");
   EXPECT_EQ(status["targets"][0]["up"], true);
@@ -221,6 +225,19 @@ TEST(Once, PassesOnAHealthyServerAndWritesAJsonReport) {
   EXPECT_EQ(json["passed"], true);
   EXPECT_EQ(json["probes"].size(), 2u);
   EXPECT_EQ(redis.count_keys("chaosd:*"), 0);
+  // Each run's cost: CPU time and the commands sent, which the server saw (and more: the
+  // connection handshakes, the target checks and the cleanup are not in any run).
+  int64_t commands = 0;
+  for (const auto& run : json["probes"]) {
+    EXPECT_GT(run["cpu_seconds"].get<double>(), 0.0) << run.dump();
+    EXPECT_GT(run["redis_commands"].get<int64_t>(), 0) << run.dump();
+    commands += run["redis_commands"].get<int64_t>();
+  }
+  const std::string info = redis.cli({"INFO", "stats"});
+  const auto at = info.find("total_commands_processed:");
+  ASSERT_NE(at, std::string::npos) << info;
+  const int64_t processed = std::stoll(info.substr(at + 25));
+  EXPECT_LE(commands, processed);
 }
 
 TEST(Once, ABreachFailsTheGateAndShowsInJUnit) {
