@@ -1,6 +1,7 @@
 #include "daemon/once.h"
 
 #include <spdlog/spdlog.h>
+#include <time.h>
 
 #include <algorithm>
 #include <boost/asio/co_spawn.hpp>
@@ -15,7 +16,6 @@
 #include <functional>
 #include <iostream>
 #include <sstream>
-#include <time.h>
 
 #include "chaos/proxy/fault_proxy.h"
 #include "daemon/lab/lab.h"

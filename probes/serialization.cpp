@@ -1,5 +1,7 @@
 #include "probes/serialization.h"
 
+#include <malloc.h>
+
 #include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/deferred.hpp>
@@ -7,7 +9,6 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <cmath>
-#include <malloc.h>
 #include <optional>
 
 #include "config/params.h"

@@ -1,7 +1,8 @@
 #include "daemon/redis/asio_adapter.h"
 
-#include <boost/asio/post.hpp>
 #include <hiredis/async.h>
+
+#include <boost/asio/post.hpp>
 
 namespace chaosd {
 namespace asio = boost::asio;

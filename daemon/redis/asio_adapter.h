@@ -2,8 +2,8 @@
 // Drives a hiredis async context from a Boost.Asio executor: hiredis says when it wants to read or
 // write (ev.addRead/addWrite hooks); we wait for readability on its fd with a non-owning
 // posix::stream_descriptor and call redisAsyncHandleRead, and write on the next loop turn
-// (waiting for writability only while connecting or when the socket is full). hiredis owns (and closes) the fd,
-// so cleanup releases it from Asio without closing.
+// (waiting for writability only while connecting or when the socket is full). hiredis owns (and
+// closes) the fd, so cleanup releases it from Asio without closing.
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
