@@ -2,7 +2,7 @@
 """The daemon at the lab's default schedule (DESIGN §10): CPU and RSS of redis-chaosd, the
 scheduler's start jitter, and the time to scrape /metrics from the running daemon.
 
-    bench/daemon_load.py --binary build-bench/redis-chaosd [--seconds 120] [--warmup 15] [--smoke]
+    bench/daemon_load.py --binary build-bench/redis-chaosd [--seconds 600] [--warmup 15] [--smoke]
 
 It runs config/lab.toml (what `redis-chaosd --lab` runs) with its own state_dir and a free port,
 at --log-level debug: every successful scheduled run then logs "started <s>s after its slot"
@@ -113,7 +113,7 @@ def quantile(values, q):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--binary", required=True)
-    parser.add_argument("--seconds", type=float, default=120)
+    parser.add_argument("--seconds", type=float, default=600)
     parser.add_argument("--warmup", type=float, default=15)
     parser.add_argument("--scrapes", type=int, default=50)
     parser.add_argument("--smoke", action="store_true", help="a few seconds: checks it all works")

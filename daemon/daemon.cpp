@@ -28,7 +28,10 @@ Daemon::Daemon(Config config, DaemonOptions options)
       options_(std::move(options)),
       signals_(io_, SIGINT, SIGTERM, SIGHUP),
       heartbeat_(io_),
-      snapshot_timer_(io_),
+      loop_executor_(io_.get_executor()),
+      rebuild_snapshot_([this] {
+        if (snapshot_stale_.load(std::memory_order_acquire)) publish_snapshot();
+      }),
       sla_(clock_),
       http_(*this),
       proxy_(io_.get_executor()),
@@ -112,7 +115,7 @@ Status Daemon::start_lab() {
 Status Daemon::start_chaos() {
   chaos_ = std::make_unique<ChaosService>(io_.get_executor(), config_, lab_.get(), &proxy_,
                                           metrics_, sla_);
-  chaos_->on_change([this] { publish_snapshot(); });
+  chaos_->on_change([this] { mark_snapshot_stale(); });
   if (Status opened = chaos_->open(); !opened) return opened;
   auto done = std::make_shared<bool>(false);
   asio::co_spawn(io_, chaos_->reconcile(), [done](std::exception_ptr) { *done = true; });
@@ -247,8 +250,6 @@ asio::awaitable<void> Daemon::shutdown(std::string reason) {
   boost::system::error_code ignored;
   signals_.cancel(ignored);
   heartbeat_.cancel();
-  snapshot_pending_ = false;
-  snapshot_timer_.cancel();
   // Faults first: every one is reverted before the probes stop and the process exits.
   if (chaos_) {
     std::string why = "shutdown: " + reason;  // named: no temporaries inside co_await (GCC 12)
@@ -356,40 +357,32 @@ void Daemon::on_probe_run(const ProbeRun& run) {
     spdlog::warn("probe {} failed: {}", run.probe,
                  run.result.errors.empty() ? "unknown" : run.result.errors.front());
   }
-  schedule_snapshot();
+  mark_snapshot_stale();
 }
 
 void Daemon::on_target_check(const std::string& target, const TargetHealth& health) {
   metrics_.set_target_up(target, health.up);
-  schedule_snapshot();
+  mark_snapshot_stale();
 }
 
-// A rebuild walks every probe, SLA window and history (about 1 ms on the lab's 21 probes) and
-// probe runs end several times a second: after a run, rebuild at once when the last rebuild is
-// older than this, otherwise when it is, so /status lags a probe run by at most this.
-constexpr auto kSnapshotPeriod = std::chrono::milliseconds(500);
-
-void Daemon::schedule_snapshot() {
-  if (snapshot_pending_) return;
-  const auto due = last_snapshot_ + kSnapshotPeriod;
-  if (steady_clock::now() >= due || stopping_) {
-    publish_snapshot();
-    return;
+// Built when asked for, not after every change: a rebuild walks every probe, SLA window and
+// history (about 1 ms on the lab's 21 probes), probe runs end several times a second, and most
+// sidecars' /status is read far less often than that. When nothing changed the last one serves.
+std::shared_ptr<const StatusSnapshot> Daemon::snapshot() const {
+  if (snapshot_stale_.load(std::memory_order_acquire)) {
+    auto rebuilt = std::make_shared<std::promise<void>>();
+    auto done = rebuilt->get_future();
+    asio::post(loop_executor_, [this, rebuilt] {
+      rebuild_snapshot_();
+      rebuilt->set_value();
+    });
+    done.wait_for(std::chrono::milliseconds(250));
   }
-  snapshot_pending_ = true;
-  snapshot_timer_.expires_at(due);
-  snapshot_timer_.async_wait([this](boost::system::error_code ec) {
-    if (!ec) publish_snapshot();
-  });
+  return snapshots_.get();
 }
 
-// At once: what the chaos API just changed is in the next answer (read your writes).
 void Daemon::publish_snapshot() {
-  if (snapshot_pending_) {
-    snapshot_pending_ = false;
-    snapshot_timer_.cancel();
-  }
-  last_snapshot_ = steady_clock::now();
+  snapshot_stale_.store(false, std::memory_order_release);
   auto snapshot = std::make_shared<StatusSnapshot>();
   snapshot->version = kVersion;
   snapshot->started_at = started_at_;

@@ -4,6 +4,7 @@
 // (probes stopped, their keys deleted, exit 0); SIGHUP reloads the config file (a bad file is
 // logged and the running config kept).
 
+#include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -44,7 +45,9 @@ class Daemon final : public DaemonControl {
   void request_stop();
 
   // DaemonControl (HTTP threads)
-  std::shared_ptr<const StatusSnapshot> snapshot() const override { return snapshots_.get(); }
+  /// Rebuilt on the loop when something changed since the last one (waits up to 250 ms for it;
+  /// a busy or stopped loop gets the last snapshot).
+  std::shared_ptr<const StatusSnapshot> snapshot() const override;
   int64_t heartbeat_ms() const override { return snapshots_.heartbeat_ms(); }
   std::string metrics_text() const override { return metrics_.render(); }
   Result<nlohmann::json> run_probe(const std::string& name) override;
@@ -72,8 +75,8 @@ class Daemon final : public DaemonControl {
   void watch_lab();
   void on_probe_run(const ProbeRun& run);
   void on_target_check(const std::string& target, const TargetHealth& health);
-  void publish_snapshot();   // now
-  void schedule_snapshot();  // soon: coalesces the rebuilds after probe runs
+  void publish_snapshot();
+  void mark_snapshot_stale() { snapshot_stale_.store(true, std::memory_order_release); }
 
   Config config_;
   DaemonOptions options_;
@@ -81,9 +84,11 @@ class Daemon final : public DaemonControl {
   boost::asio::io_context io_;
   boost::asio::signal_set signals_;
   boost::asio::steady_timer heartbeat_;
-  boost::asio::steady_timer snapshot_timer_;  // a rebuild held back by schedule_snapshot()
-  bool snapshot_pending_ = false;
-  std::chrono::steady_clock::time_point last_snapshot_{};
+  // Set on the loop when a probe run, a target check or the chaos state changed what the
+  // snapshot shows; cleared by publish_snapshot(). Read by HTTP threads.
+  std::atomic<bool> snapshot_stale_{true};
+  boost::asio::io_context::executor_type loop_executor_;  // for HTTP threads: post to the loop
+  std::function<void()> rebuild_snapshot_;                // on the loop, when still stale
   Metrics metrics_;
   SlaEngine sla_;
   SnapshotBox snapshots_;

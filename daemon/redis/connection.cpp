@@ -117,6 +117,13 @@ asio::awaitable<std::vector<Result<Reply>>> RedisConnection::pipeline(
     pendings.push_back(start(link_.get(), args, options_.command_timeout));
   }
   for (auto& pending : pendings) {
+    if (pending->early_result) {
+      // Its reply came with an earlier one's (one read delivers many): take it without a trip
+      // through the loop per reply.
+      results.push_back(server_errors_as_errors(std::move(*pending->early_result)));
+      pending->early_result.reset();
+      continue;
+    }
     Result<Reply> reply = co_await await_reply(pending, executor_);
     results.push_back(server_errors_as_errors(std::move(reply)));
   }

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <boost/asio/post.hpp>
+#include <boost/container/small_vector.hpp>
 
 #include "daemon/redis/asio_adapter.h"
 
@@ -114,10 +115,9 @@ void Link::send(const std::vector<std::string>& args,
                            last_error_.empty() ? description_ + ": not connected" : last_error_});
     return;
   }
-  std::vector<const char*> argv;
-  std::vector<size_t> lengths;
-  argv.reserve(args.size());
-  lengths.reserve(args.size());
+  // On the stack for the usual few arguments: this runs for every command.
+  boost::container::small_vector<const char*, 8> argv;
+  boost::container::small_vector<size_t, 8> lengths;
   for (const auto& a : args) {
     argv.push_back(a.data());
     lengths.push_back(a.size());
