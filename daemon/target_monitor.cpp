@@ -7,6 +7,7 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "chaos/cluster_view.h"
 #include "daemon/redis/info.h"
 #include "daemon/redis/slot_map.h"
 
@@ -138,24 +139,32 @@ asio::awaitable<std::vector<NodeHealth>> TargetMonitor::list_nodes() {
   co_return nodes;
 }
 
-RedisConnection& TargetMonitor::connection_to(const std::string& address) {
+RedisConnection* TargetMonitor::connection_to(const std::string& address) {
   auto& slot = node_connections_[address];
   if (!slot) {
+    auto parts = split_address(address);
+    if (!parts) return nullptr;
     ConnectionOptions options = options_;
-    auto colon = address.rfind(':');
-    options.host = address.substr(0, colon);
+    options.host = parts->first;
     if (options.host.size() > 2 && options.host.front() == '[') {
       options.host = options.host.substr(1, options.host.size() - 2);
     }
-    options.port = static_cast<uint16_t>(std::stoi(address.substr(colon + 1)));
+    options.port = parts->second;
     slot = std::make_unique<RedisConnection>(timer_.get_executor(), options);
   }
-  return *slot;
+  return slot.get();
 }
 
 asio::awaitable<void> TargetMonitor::check_node(NodeHealth& node) {
+  RedisConnection* connection = connection_to(node.address);
+  if (connection == nullptr) {
+    // A server's own report (CLUSTER SHARDS, INFO replication) named it: say so, do not throw.
+    node.up = false;
+    node.last_error = "\"" + node.address + "\" is not host:port";
+    co_return;
+  }
   auto started = steady_clock::now();
-  auto pong = co_await connection_to(node.address).call("PING");
+  auto pong = co_await connection->call("PING");
   node.up = pong.ok();
   if (pong) {
     node.ping_seconds = std::chrono::duration<double>(steady_clock::now() - started).count();

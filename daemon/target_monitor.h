@@ -57,7 +57,8 @@ class TargetMonitor {
   /// Which nodes the target has right now, with their roles (not yet checked).
   boost::asio::awaitable<std::vector<NodeHealth>> list_nodes();
   boost::asio::awaitable<void> check_node(NodeHealth& node);
-  RedisConnection& connection_to(const std::string& address);
+  /// Null when `address` is not host:port.
+  RedisConnection* connection_to(const std::string& address);
   bool judge_up(const std::vector<NodeHealth>& nodes) const;
 
   TargetConfig target_;
