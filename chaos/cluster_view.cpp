@@ -86,7 +86,11 @@ std::optional<std::pair<std::string, uint16_t>> split_address(std::string_view a
   if (ec != std::errc() || end != digits.data() + digits.size() || port == 0 || port > 65535) {
     return std::nullopt;
   }
-  return std::make_pair(std::string(address.substr(0, colon)), static_cast<uint16_t>(port));
+  std::string_view host = address.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  return std::make_pair(std::string(host), static_cast<uint16_t>(port));
 }
 
 Result<ClusterView> parse_cluster_nodes(std::string_view text) {

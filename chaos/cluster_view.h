@@ -70,7 +70,9 @@ boost::asio::awaitable<Result<Topology>> read_topology(boost::asio::any_io_execu
                                                        ConnectionOptions base,
                                                        std::vector<std::string> nodes);
 
-/// "host:port" -> {host, port}; nullopt when it is not one.
+/// "host:port" -> {host, port}; nullopt when it is not one. An IPv6 host comes bracketed
+/// ("[::1]:6379", as config/config.cpp writes node addresses) and is returned without brackets,
+/// ready to connect to.
 std::optional<std::pair<std::string, uint16_t>> split_address(std::string_view address);
 
 }  // namespace chaosd

@@ -146,9 +146,6 @@ RedisConnection* TargetMonitor::connection_to(const std::string& address) {
     if (!parts) return nullptr;
     ConnectionOptions options = options_;
     options.host = parts->first;
-    if (options.host.size() > 2 && options.host.front() == '[') {
-      options.host = options.host.substr(1, options.host.size() - 2);
-    }
     options.port = parts->second;
     slot = std::make_unique<RedisConnection>(timer_.get_executor(), options);
   }

@@ -57,6 +57,10 @@ TEST(ClusterView, BadTextIsAnErrorNamingTheLine) {
   EXPECT_FALSE(split_address("127.0.0.1"));
   EXPECT_FALSE(split_address("h:0"));
   EXPECT_FALSE(split_address("h:70000"));
+  auto v6 = split_address("[::1]:7000");
+  ASSERT_TRUE(v6);
+  EXPECT_EQ(v6->first, "::1");
+  EXPECT_EQ(v6->second, 7000);
 }
 
 }  // namespace
