@@ -37,6 +37,8 @@ constexpr int64_t kMaxPayloadBytesPerFormat = int64_t{64} << 20;
 constexpr size_t kKeptDocumentMaxBytes = size_t{64} << 10;
 constexpr size_t kKeptDocumentsPerSize = 4;
 
+bool keeps_documents(size_t size) { return size <= kKeptDocumentMaxBytes; }
+
 std::string size_label(size_t size) {
   if (size >= (1u << 20) && size % (1u << 20) == 0) return std::to_string(size >> 20) + "MiB";
   if (size >= 1024 && size % 1024 == 0) return std::to_string(size >> 10) + "KiB";
@@ -148,7 +150,7 @@ struct CheckedBatch {
 // cancelled meanwhile.
 asio::awaitable<bool> SerializationProbe::build_documents(ProbeContext& ctx, size_t size,
                                                           std::vector<json>& docs) {
-  const size_t wanted = size <= kKeptDocumentMaxBytes ? kKeptDocumentsPerSize : 1;
+  const size_t wanted = keeps_documents(size) ? kKeptDocumentsPerSize : 1;
   while (docs.size() < wanted) {
     const uint64_t seed = size + docs.size();
     std::function<json()> build = [size, seed] { return make_serialization_document(size, seed); };
@@ -208,7 +210,7 @@ asio::awaitable<Status> SerializationProbe::measure_size(ProbeContext& ctx, size
   const std::string label = size_label(size);
   const Error cancelled{ErrorCode::cancelled, "cancelled"};
   std::vector<json> this_run;  // large documents: freed when this size is done
-  std::vector<json>& docs = size <= kKeptDocumentMaxBytes ? documents_[size] : this_run;
+  std::vector<json>& docs = keeps_documents(size) ? documents_[size] : this_run;
   if (!co_await build_documents(ctx, size, docs)) co_return cancelled;
 
   for (Format format : {Format::raw, Format::json, Format::msgpack}) {
@@ -352,8 +354,8 @@ asio::awaitable<ProbeResult> SerializationProbe::run(ProbeContext& ctx) {
       break;
     }
   }
-  if (std::any_of(params_.sizes.begin(), params_.sizes.end(),
-                  [](int64_t size) { return static_cast<size_t>(size) > kKeptDocumentMaxBytes; })) {
+  if (!std::all_of(params_.sizes.begin(), params_.sizes.end(),
+                   [](int64_t size) { return keeps_documents(static_cast<size_t>(size)); })) {
     // The large documents and their encodings were freed, but glibc keeps freed heap (mostly in
     // the codec thread's arena) mapped: hand it back so that the daemon's RSS does not stay at
     // the run's peak. On the codec thread: it takes a few milliseconds.
