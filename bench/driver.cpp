@@ -5,11 +5,13 @@
 // best of each is kept, so that the noise of a shared machine hits both alike.
 //
 //   bench_driver [--smoke]
+//   bench_driver --ours CMD:C:P      our side of one case only, 5 runs (for perf record)
 //
 // Prints a Markdown table on stdout.
 
 #include <boost/asio.hpp>
 #include <cstdio>
+#include <cstring>
 #include <memory>
 
 #include "bench/bench_util.h"
@@ -109,6 +111,29 @@ double redis_benchmark(uint16_t port, const Case& c) {
   return std::stod(done.output.substr(comma + 2));
 }
 
+long requests_for(int connections, int pipeline, bool smoke) {
+  // Long enough (0.3 s and more) that the clock and the start-up do not weigh.
+  long requests =
+      pipeline == 1 ? (connections == 1 ? 20'000 : 50'000) : (connections == 1 ? 200'000 : 500'000);
+  if (smoke) requests /= 20;
+  return requests - requests % (static_cast<long>(connections) * pipeline);
+}
+
+/// --ours CMD:C:P: one case, our side only, so that a profile holds nothing else.
+int profile_ours(uint16_t port, const char* spec) {
+  char command[8] = {};
+  int c = 0, p = 0;
+  if (std::sscanf(spec, "%7[A-Z]:%d:%d", command, &c, &p) != 3 || c < 1 || p < 1 ||
+      (std::strcmp(command, "PING") != 0 && std::strcmp(command, "SET") != 0)) {
+    std::fprintf(stderr, "bench_driver: --ours wants PING:C:P or SET:C:P, got %s\n", spec);
+    return 2;
+  }
+  Case one{c, p, command, requests_for(c, p, false)};
+  for (int r = 0; r < 5; ++r)
+    std::printf("%s -c %d -P %d: %.0f req/s\n", command, c, p, ours(port, one));
+  return 0;
+}
+
 }  // namespace
 }  // namespace chaosd::bench
 
@@ -118,15 +143,13 @@ int main(int argc, char** argv) {
   bool smoke = has_flag(argc, argv, "--smoke");
   try {
     chaosd::test::RedisServer server;
+    if (argc == 3 && std::strcmp(argv[1], "--ours") == 0)
+      return profile_ours(server.port(), argv[2]);
     std::vector<Case> cases;
     for (int c : {1, 8, 50}) {
       for (int p : {1, 16}) {
         for (const char* command : {"PING", "SET"}) {
-          // Long enough (0.3 s and more) that the clock and the start-up do not weigh.
-          long requests = p == 1 ? (c == 1 ? 20'000 : 50'000) : (c == 1 ? 200'000 : 500'000);
-          if (smoke) requests /= 20;
-          requests -= requests % (static_cast<long>(c) * p);
-          cases.push_back({c, p, command, requests});
+          cases.push_back({c, p, command, requests_for(c, p, smoke)});
         }
       }
     }

@@ -27,6 +27,10 @@ HiredisAsioAdapter::HiredisAsioAdapter(const asio::any_io_executor& executor,
                                        redisAsyncContext* context)
     : context_(context), socket_(executor, context->c.fd) {}
 
+HiredisAsioAdapter& HiredisAsioAdapter::of(const redisAsyncContext* context) {
+  return self_of(context->ev.data);
+}
+
 void HiredisAsioAdapter::on_add_read(void* data) {
   auto& self = self_of(data);
   self.want_read_ = true;
@@ -57,7 +61,11 @@ void HiredisAsioAdapter::arm_read() {
                        self->read_armed_ = false;
                        if (ec || self->context_ == nullptr) return;
                        // May free the context (connection error): cleanup() nulls context_.
-                       redisAsyncHandleRead(self->context_);
+                       if (self->read_handler_) {
+                         self->read_handler_();
+                       } else {
+                         redisAsyncHandleRead(self->context_);
+                       }
                        if (self->context_ != nullptr && self->want_read_) self->arm_read();
                      });
 }
@@ -67,7 +75,7 @@ void HiredisAsioAdapter::arm_read() {
 // async_wait), and posting the write lets every command a loop turn queues go out in one write().
 // Only a write that finds the socket full (hiredis asks again from inside it) waits for room.
 void HiredisAsioAdapter::arm_write() {
-  if (write_armed_ || writing_ || context_ == nullptr) return;
+  if (write_armed_ || writing_ || writes_held_ || context_ == nullptr) return;
   write_armed_ = true;
   if ((context_->c.flags & REDIS_CONNECTED) == 0) {
     wait_writable();  // a connect in progress completes when the socket becomes writable
@@ -77,6 +85,16 @@ void HiredisAsioAdapter::arm_write() {
     self->write_armed_ = false;
     self->write_now();
   });
+}
+
+void HiredisAsioAdapter::release_writes() {
+  writes_held_ = false;
+  if (write_armed_ || writing_ || context_ == nullptr) return;
+  if ((context_->c.flags & REDIS_CONNECTED) == 0) {
+    if (want_write_) wait_writable();
+    return;
+  }
+  write_now();
 }
 
 void HiredisAsioAdapter::wait_writable() {

@@ -13,6 +13,11 @@ namespace asio = boost::asio;
 
 namespace {
 
+SteadyTime deadline_after(Duration timeout) {
+  return std::chrono::steady_clock::now() +
+         std::chrono::duration_cast<std::chrono::steady_clock::duration>(timeout);
+}
+
 Result<Reply> server_errors_as_errors(Result<Reply> result) {
   if (result.ok() && result.value().is_error()) {
     return Error{ErrorCode::redis_error, result.value().str()};
@@ -96,7 +101,9 @@ std::optional<NodeAddress> RedisConnection::node_for_key(std::string_view /*key*
 asio::awaitable<Result<Reply>> RedisConnection::command(Command args, Duration timeout) {
   Status status = co_await ensure_connected();
   if (!status) co_return status.error();
-  auto pending = start(link_.get(), args, timeout);
+  auto pending = std::make_shared<PendingCommand>();
+  pending->deadline = deadline_after(timeout);
+  send(link_.get(), std::span(&args, 1), std::span(&pending, 1));
   // (co_await kept out of call arguments: GCC 12 miscompiles some of those.)
   Result<Reply> reply = co_await await_reply(pending, executor_);
   co_return server_errors_as_errors(std::move(reply));
@@ -111,11 +118,7 @@ asio::awaitable<std::vector<Result<Reply>>> RedisConnection::pipeline(
     for (size_t i = 0; i < commands.size(); ++i) results.emplace_back(status.error());
     co_return results;
   }
-  std::vector<std::shared_ptr<PendingCommand>> pendings;
-  pendings.reserve(commands.size());
-  for (const auto& args : commands) {
-    pendings.push_back(start(link_.get(), args, options_.command_timeout));
-  }
+  auto pendings = start_all(link_.get(), commands, options_.command_timeout);
   for (auto& pending : pendings) {
     if (pending->early_result) {
       // Its reply came with an earlier one's (one read delivers many): take it without a trip
@@ -130,17 +133,29 @@ asio::awaitable<std::vector<Result<Reply>>> RedisConnection::pipeline(
   co_return results;
 }
 
-std::shared_ptr<PendingCommand> RedisConnection::start(Link* link, const Command& args,
-                                                       Duration timeout) {
-  auto pending = std::make_shared<PendingCommand>();
-  pending->deadline = std::chrono::steady_clock::now() +
-                      std::chrono::duration_cast<std::chrono::steady_clock::duration>(timeout);
-  if (link == nullptr) {
+void RedisConnection::send(Link* link, std::span<const Command> commands,
+                           std::span<const std::shared_ptr<PendingCommand>> pendings) {
+  if (link != nullptr) return link->send(commands, pendings);
+  for (const auto& pending : pendings) {
     complete_pending(executor_, *pending, Error{ErrorCode::disconnected, last_error_});
-  } else {
-    link->send(args, pending);
   }
-  return pending;
+}
+
+std::vector<std::shared_ptr<PendingCommand>> RedisConnection::start_all(
+    Link* link, std::span<const Command> commands, Duration timeout) {
+  // Two allocations and one clock read for the whole pipeline, not one per command: at 16
+  // commands a batch they were a tenth of the driver's own CPU. Each pointer aliases the block.
+  // (Not make_shared<T[]>: libstdc++ 12 builds its elements by copying, and these cannot be.)
+  std::shared_ptr<PendingCommand[]> block(new PendingCommand[commands.size()]);
+  const SteadyTime deadline = deadline_after(timeout);
+  std::vector<std::shared_ptr<PendingCommand>> pendings;
+  pendings.reserve(commands.size());
+  for (size_t i = 0; i < commands.size(); ++i) {
+    pendings.emplace_back(block, &block[i]);
+    pendings.back()->deadline = deadline;
+  }
+  send(link, commands, pendings);
+  return pendings;
 }
 
 asio::awaitable<Status> RedisConnection::subscribe(std::vector<std::string> channels, bool pattern,
@@ -237,9 +252,7 @@ asio::awaitable<Status> RedisConnection::handshake(Link& link) {
   if (options_.db != 0) commands.push_back({"SELECT", std::to_string(options_.db)});
   if (!options_.client_name.empty())
     commands.push_back({"CLIENT", "SETNAME", options_.client_name});
-  std::vector<std::shared_ptr<PendingCommand>> pendings;
-  for (const auto& args : commands)
-    pendings.push_back(start(&link, args, options_.connect_timeout));
+  auto pendings = start_all(&link, commands, options_.connect_timeout);
   for (size_t i = 0; i < pendings.size(); ++i) {
     Result<Reply> reply = co_await await_reply(pendings[i], executor_);
     auto result = server_errors_as_errors(std::move(reply));

@@ -75,7 +75,13 @@ class RedisConnection final : public RedisClient {
  private:
   boost::asio::awaitable<Status> connect_once();
   boost::asio::awaitable<Status> handshake(Link& link);
-  std::shared_ptr<PendingCommand> start(Link* link, const Command& args, Duration timeout);
+  /// Sends `commands` on `link` (fails them at once when there is none) into `pendings`.
+  void send(Link* link, std::span<const Command> commands,
+            std::span<const std::shared_ptr<PendingCommand>> pendings);
+  /// Sends every command of `commands`; their pending states share one allocation.
+  std::vector<std::shared_ptr<PendingCommand>> start_all(Link* link,
+                                                         std::span<const Command> commands,
+                                                         Duration timeout);
   void on_link_death(const std::shared_ptr<Link>& link, const std::string& reason);
   void schedule_backoff(const std::string& reason);
 

@@ -11,6 +11,14 @@
 namespace chaosd {
 namespace asio = boost::asio;
 
+bool settle_pending(PendingCommand& pending, Result<Reply>&& result) {
+  if (pending.done) return false;
+  pending.done = true;
+  if (pending.slot.is_connected()) pending.slot.clear();
+  pending.early_result.emplace(std::move(result));
+  return true;
+}
+
 void complete_pending(const asio::any_io_executor& executor, PendingCommand& pending,
                       Result<Reply> result) {
   if (pending.done) return;
@@ -57,6 +65,9 @@ void Link::async_connect(const std::string& ip, uint16_t port, Duration timeout,
   }
   context_->data = this;
   HiredisAsioAdapter::attach(executor_, context_);
+  // `this` outlives the context (the destructor frees it), and the adapter calls this only while
+  // the context lives.
+  HiredisAsioAdapter::of(context_).set_read_handler([this] { handle_read(); });
   connect_done_ = std::move(done);
   redisAsyncSetDisconnectCallback(context_, &Link::on_disconnect);
   redisAsyncSetConnectCallback(context_, &Link::on_connect);  // arms the first write wait
@@ -104,12 +115,13 @@ namespace {
 // Relaxed: a statistic, read while links on other io_contexts (tests, bench) may write it.
 std::atomic<uint64_t> commands_sent{0};
 
-// The RESP request, in one allocation: hiredis' own formatting (redisAsyncCommandArgv) builds
-// it with sdscatfmt and a reallocation per argument, a visible share of a pipelined run's CPU.
-std::string format_command(const std::vector<std::string>& args) {
+// The RESP request into `out`, whose capacity is reused: hiredis' own formatting
+// (redisAsyncCommandArgv) builds it with sdscatfmt and a reallocation per argument, a visible
+// share of a pipelined run's CPU.
+void format_command(const std::vector<std::string>& args, std::string& out) {
   size_t size = 16;
   for (const auto& a : args) size += a.size() + 16;
-  std::string out;
+  out.clear();
   out.reserve(size);
   char digits[24];
   auto append_count = [&](char kind, size_t n) {
@@ -124,25 +136,39 @@ std::string format_command(const std::vector<std::string>& args) {
     out += a;
     out += "\r\n";
   }
-  return out;
 }
 
 }  // namespace
 
 uint64_t Link::commands_sent_total() { return commands_sent.load(std::memory_order_relaxed); }
 
-void Link::send(const std::vector<std::string>& args,
-                const std::shared_ptr<PendingCommand>& pending) {
+void Link::send(std::span<const std::vector<std::string>> commands,
+                std::span<const std::shared_ptr<PendingCommand>> pendings) {
+  if (!alive()) {
+    for (const auto& pending : pendings) send_one({}, pending);  // fails each
+    return;
+  }
+  // One write for them all, now: a write scheduled per loop turn costs the caller a turn (an
+  // epoll_wait) per command batch.
+  auto& adapter = HiredisAsioAdapter::of(context_);
+  adapter.hold_writes();
+  for (size_t i = 0; i < commands.size(); ++i) send_one(commands[i], pendings[i]);
+  // A failed send may have freed the context (and the adapter with it).
+  if (context_ != nullptr) adapter.release_writes();
+}
+
+void Link::send_one(const std::vector<std::string>& args,
+                    const std::shared_ptr<PendingCommand>& pending) {
   if (!alive()) {
     complete_pending(executor_, *pending,
                      Error{ErrorCode::disconnected,
                            last_error_.empty() ? description_ + ": not connected" : last_error_});
     return;
   }
-  const std::string request = format_command(args);
+  format_command(args, request_);
   in_flight_.push_back(pending);
-  int rc = redisAsyncFormattedCommand(context_, &Link::on_reply, pending.get(), request.data(),
-                                      request.size());
+  int rc = redisAsyncFormattedCommand(context_, &Link::on_reply, pending.get(), request_.data(),
+                                      request_.size());
   if (rc != REDIS_OK) {
     in_flight_.pop_back();
     complete_pending(executor_, *pending,
@@ -168,12 +194,40 @@ Status Link::subscribe(const std::vector<std::string>& args, MessageHandler on_m
   return Ok{};
 }
 
+// Replies are handed to their callers after hiredis is done with the read, directly (not posted):
+// a post per reply batch costs the caller a loop turn (an epoll_wait) each.
+void Link::handle_read() {
+  if (context_ == nullptr) return;
+  auto keep_alive = shared_from_this();  // a woken caller may drop its connection, and this link
+  reading_ = true;
+  redisAsyncHandleRead(context_);  // may free the context (connection error)
+  reading_ = false;
+  wake_replied();
+}
+
+void Link::wake_replied() {
+  // Every reply of the read is settled before any caller runs, so that a pipeline finds the rest
+  // of its replies waiting when it resumes on its first.
+  auto replied = std::move(replied_);
+  replied_.clear();
+  for (auto& pending : replied) {
+    if (!pending->handler || !pending->early_result) continue;
+    Result<Reply> result = std::move(*pending->early_result);
+    pending->early_result.reset();
+    pending->handler(std::move(result));
+  }
+}
+
 void Link::on_reply(redisAsyncContext* context, void* reply, void* privdata) {
   auto* self = static_cast<Link*>(context->data);
   auto* pending = static_cast<PendingCommand*>(privdata);
   // Replies arrive in order, so this is nearly always the front.
   std::shared_ptr<PendingCommand> owned;
-  for (auto it = self->in_flight_.begin(); it != self->in_flight_.end(); ++it) {
+  if (!self->in_flight_.empty() && self->in_flight_.front().get() == pending) {
+    owned = std::move(self->in_flight_.front());
+    self->in_flight_.pop_front();
+  }
+  for (auto it = self->in_flight_.begin(); !owned && it != self->in_flight_.end(); ++it) {
     if (it->get() == pending) {
       owned = std::move(*it);
       self->in_flight_.erase(it);
@@ -185,11 +239,18 @@ void Link::on_reply(redisAsyncContext* context, void* reply, void* privdata) {
     std::string why =
         context->err ? self->description_ + ": " + context->errstr : self->last_error_;
     if (why.empty()) why = self->description_ + ": connection closed";
-    complete_pending(self->executor_, *owned, Error{self->close_code_, why});
+    self->complete(owned, Error{self->close_code_, why});
     return;
   }
-  complete_pending(self->executor_, *owned,
-                   Reply::from_hiredis(static_cast<const redisReply*>(reply)));
+  self->complete(owned, Reply::from_hiredis(static_cast<const redisReply*>(reply)));
+}
+
+void Link::complete(const std::shared_ptr<PendingCommand>& pending, Result<Reply> result) {
+  if (!reading_) {
+    complete_pending(executor_, *pending, std::move(result));
+    return;
+  }
+  if (settle_pending(*pending, std::move(result)) && pending->handler) replied_.push_back(pending);
 }
 
 void Link::on_message(redisAsyncContext* context, void* reply, void* privdata) {

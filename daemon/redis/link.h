@@ -9,6 +9,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -76,8 +77,10 @@ class Link : public std::enable_shared_from_this<Link> {
   void async_connect(const std::string& ip, uint16_t port, Duration timeout,
                      std::function<void(Status)> done);
 
-  /// Queues a command; `pending` completes with the reply. Pipelining: call again without waiting.
-  void send(const std::vector<std::string>& args, const std::shared_ptr<PendingCommand>& pending);
+  /// Sends `commands` (written together, in this call); `pendings[i]` completes with the reply
+  /// of `commands[i]`. Pipelining: call again without waiting.
+  void send(std::span<const std::vector<std::string>> commands,
+            std::span<const std::shared_ptr<PendingCommand>> pendings);
 
   /// Sends SUBSCRIBE/PSUBSCRIBE; every message (and the subscribe confirmations) go to
   /// `on_message`. After this only (P)SUBSCRIBE/(P)UNSUBSCRIBE may be sent on this link.
@@ -103,7 +106,11 @@ class Link : public std::enable_shared_from_this<Link> {
   static void on_reply(redisAsyncContext* context, void* reply, void* privdata);
   static void on_message(redisAsyncContext* context, void* reply, void* privdata);
 
-  void complete(PendingCommand& pending, Result<Reply> result);
+  void send_one(const std::vector<std::string>& args,
+                const std::shared_ptr<PendingCommand>& pending);
+  void handle_read();
+  void wake_replied();
+  void complete(const std::shared_ptr<PendingCommand>& pending, Result<Reply> result);
   void arm_deadline(SteadyTime deadline);
   void check_deadlines();
   void mark_dead(const std::string& reason);
@@ -118,6 +125,10 @@ class Link : public std::enable_shared_from_this<Link> {
   boost::asio::steady_timer deadline_timer_;
   SteadyTime armed_deadline_ = SteadyTime::max();
   std::deque<std::shared_ptr<PendingCommand>> in_flight_;
+  std::string request_;   // the RESP text of the command being sent; kept for its capacity
+  bool reading_ = false;  // inside redisAsyncHandleRead
+  // Commands whose reply came in the read under way and whose caller waits: woken after it.
+  std::vector<std::shared_ptr<PendingCommand>> replied_;
   ErrorCode close_code_ = ErrorCode::disconnected;
   std::string last_error_;
   MessageHandler message_handler_;
@@ -128,5 +139,9 @@ class Link : public std::enable_shared_from_this<Link> {
 /// deep inside hiredis).
 void complete_pending(const boost::asio::any_io_executor& executor, PendingCommand& pending,
                       Result<Reply> result);
+
+/// Marks `pending` done with `result` kept in early_result (its handler, if any, is not run).
+/// False when it was done already.
+bool settle_pending(PendingCommand& pending, Result<Reply>&& result);
 
 }  // namespace chaosd

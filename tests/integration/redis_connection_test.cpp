@@ -81,6 +81,64 @@ TEST(RedisConnection, PipelinesManyCommandsInOrder) {
   EXPECT_EQ(sum, static_cast<long long>(kCount) * (kCount - 1) / 2);
 }
 
+// Replies wake their callers right after the read that brought them; the callers then send more
+// on the same connection while other callers of that read are still to be woken.
+TEST(RedisConnection, ManyCallersShareOneConnection) {
+  RedisServer server;
+  asio::io_context io;
+  RedisConnection conn(io.get_executor(), options_for(server));
+  constexpr int kCallers = 20;
+  constexpr int kRounds = 50;
+  std::vector<long long> last(kCallers, -1);
+  int finished = 0;
+  for (int c = 0; c < kCallers; ++c) {
+    asio::co_spawn(
+        io,
+        [&, c]() -> asio::awaitable<void> {
+          std::string key = "chaosd:t:caller:" + std::to_string(c);
+          long long count = 0;  // what INCR must answer next
+          for (int r = 0; r < kRounds; ++r) {
+            if (r % 2 == 0) {
+              auto one = co_await conn.call("INCR", key);
+              if (!one || one.value().integer() != ++count) co_return;
+            } else {
+              std::vector<Command> incr_twice{{"INCR", key}, {"INCR", key}};
+              auto two = co_await conn.pipeline(std::move(incr_twice));
+              if (!two[0] || two[0].value().integer() != ++count) co_return;
+              if (!two[1] || two[1].value().integer() != ++count) co_return;
+            }
+            last[static_cast<size_t>(c)] = r;
+          }
+          ++finished;
+        },
+        asio::detached);
+  }
+  auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (finished < kCallers && std::chrono::steady_clock::now() < deadline) {
+    io.run_for(50ms);
+  }
+  for (int c = 0; c < kCallers; ++c) EXPECT_EQ(last[static_cast<size_t>(c)], kRounds - 1) << c;
+}
+
+// A caller may drop its connection as soon as a reply wakes it, while the link that delivered the
+// reply is still inside its read (an ASan build sees any use after free).
+TEST(RedisConnection, CallerMayDestroyItsConnectionWhenWoken) {
+  RedisServer server;
+  asio::io_context io;
+  auto out = run_on_loop<std::string>(io, [&]() -> asio::awaitable<std::string> {
+    std::string log;
+    for (int i = 0; i < 3; ++i) {
+      auto conn = std::make_unique<RedisConnection>(io.get_executor(), options_for(server));
+      std::vector<Command> commands{{"PING"}, {"ECHO", "x"}};
+      auto replies = co_await conn->pipeline(std::move(commands));
+      conn.reset();
+      log += describe(replies[0]) + "," + describe(replies[1]) + " ";
+    }
+    co_return log;
+  });
+  EXPECT_EQ(out, "ok:PONG,ok:\"x\" ok:PONG,ok:\"x\" ok:PONG,ok:\"x\" ");
+}
+
 TEST(RedisConnection, AuthenticatesAndSelectsDatabase) {
   RedisServer server({"--requirepass", "s3cret"});
   asio::io_context io;
