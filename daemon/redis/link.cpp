@@ -1,128 +1,27 @@
 #include "daemon/redis/link.h"
 
-#include <hiredis/async.h>
-
 #include <atomic>
+#include <boost/asio/ip/address.hpp>
 #include <boost/asio/post.hpp>
 #include <charconv>
 
-#include "daemon/redis/asio_adapter.h"
-
 namespace chaosd {
 namespace asio = boost::asio;
-
-bool settle_pending(PendingCommand& pending, Result<Reply>&& result) {
-  if (pending.done) return false;
-  pending.done = true;
-  if (pending.slot.is_connected()) pending.slot.clear();
-  pending.early_result.emplace(std::move(result));
-  return true;
-}
-
-void complete_pending(const asio::any_io_executor& executor, PendingCommand& pending,
-                      Result<Reply> result) {
-  if (pending.done) return;
-  pending.done = true;
-  if (pending.slot.is_connected()) pending.slot.clear();
-  if (!pending.handler) {
-    pending.early_result.emplace(std::move(result));
-    return;
-  }
-  // Everything runs on one io_context, so posting to our executor is posting to the handler's.
-  auto handler = std::move(pending.handler);
-  asio::post(executor, [handler = std::move(handler), result = std::move(result)]() mutable {
-    std::move(handler)(std::move(result));
-  });
-}
-
-Link::Link(asio::any_io_executor executor, std::string description)
-    : executor_(std::move(executor)),
-      description_(std::move(description)),
-      connect_timer_(executor_),
-      deadline_timer_(executor_) {}
-
-Link::~Link() {
-  on_death_ = nullptr;
-  close(ErrorCode::disconnected, "connection closed by redis-chaosd");
-}
-
-void Link::async_connect(const std::string& ip, uint16_t port, Duration timeout,
-                         std::function<void(Status)> done) {
-  auto fail_now = [&](const std::string& why) {
-    last_error_ = why;
-    dead_ = true;
-    asio::post(executor_, [done = std::move(done), why] {
-      done(Error{ErrorCode::connect_failed, why});
-    });
-  };
-  context_ = redisAsyncConnect(ip.c_str(), port);
-  if (context_ == nullptr) return fail_now("cannot allocate a hiredis context");
-  if (context_->err) {
-    std::string why = description_ + ": " + context_->errstr;
-    redisAsyncFree(context_);
-    context_ = nullptr;
-    return fail_now(why);
-  }
-  context_->data = this;
-  HiredisAsioAdapter::attach(executor_, context_);
-  // `this` outlives the context (the destructor frees it), and the adapter calls this only while
-  // the context lives.
-  HiredisAsioAdapter::of(context_).set_read_handler([this] { handle_read(); });
-  connect_done_ = std::move(done);
-  redisAsyncSetDisconnectCallback(context_, &Link::on_disconnect);
-  redisAsyncSetConnectCallback(context_, &Link::on_connect);  // arms the first write wait
-
-  connect_timer_.expires_after(timeout);
-  connect_timer_.async_wait([weak = weak_from_this(), timeout](boost::system::error_code ec) {
-    auto self = weak.lock();
-    if (ec || !self || self->connected_ || !self->connect_done_) return;
-    self->close(ErrorCode::connect_failed,
-                self->description_ + ": no answer to connect within " + format_duration(timeout));
-  });
-}
-
-void Link::on_connect(const redisAsyncContext* context, int status) {
-  auto* self = static_cast<Link*>(context->data);
-  self->connect_timer_.cancel();
-  auto done = std::move(self->connect_done_);
-  self->connect_done_ = nullptr;
-  if (status == REDIS_OK) {
-    self->connected_ = true;
-    if (done) asio::post(self->executor_, [done = std::move(done)] { done(Ok{}); });
-    return;
-  }
-  // hiredis frees the context right after this callback, without calling on_disconnect.
-  std::string why = self->description_ + ": " + context->errstr;
-  self->context_ = nullptr;
-  self->mark_dead(why);
-  if (done) {
-    asio::post(self->executor_, [done = std::move(done), why] {
-      done(Error{ErrorCode::connect_failed, why});
-    });
-  }
-}
-
-void Link::on_disconnect(const redisAsyncContext* context, int status) {
-  auto* self = static_cast<Link*>(context->data);
-  std::string why =
-      status == REDIS_OK ? self->last_error_ : self->description_ + ": " + context->errstr;
-  if (why.empty()) why = self->description_ + ": connection closed";
-  self->context_ = nullptr;
-  self->mark_dead(why);
-}
 
 namespace {
 // Relaxed: a statistic, read while links on other io_contexts (tests, bench) may write it.
 std::atomic<uint64_t> commands_sent{0};
 
-// The RESP request into `out`, whose capacity is reused: hiredis' own formatting
-// (redisAsyncCommandArgv) builds it with sdscatfmt and a reallocation per argument, a visible
-// share of a pipelined run's CPU.
-void format_command(const std::vector<std::string>& args, std::string& out) {
+// One read takes what a pipelined batch of replies usually is, and the socket's queue when more.
+constexpr size_t kReadBufferSize = 16 * 1024;
+// The output buffer keeps its capacity between batches up to this (a pipeline of small commands).
+constexpr size_t kKeptOutputCapacity = 64 * 1024;
+
+// Appends the RESP request for `args` to `out`.
+void append_command(const std::vector<std::string>& args, std::string& out) {
   size_t size = 16;
   for (const auto& a : args) size += a.size() + 16;
-  out.clear();
-  out.reserve(size);
+  out.reserve(out.size() + size);
   char digits[24];
   auto append_count = [&](char kind, size_t n) {
     out += kind;
@@ -140,69 +39,208 @@ void format_command(const std::vector<std::string>& args, std::string& out) {
 
 }  // namespace
 
+bool settle_pending(PendingCommand& pending, Result<Reply>&& result) {
+  if (pending.done) return false;
+  pending.done = true;
+  if (pending.slot.is_connected()) pending.slot.clear();
+  pending.early_result.emplace(std::move(result));
+  return true;
+}
+
+void complete_pending(const asio::any_io_executor& executor, PendingCommand& pending,
+                      Result<Reply> result) {
+  if (!settle_pending(pending, std::move(result)) || !pending.handler) return;
+  // Everything runs on one io_context, so posting to our executor is posting to the handler's.
+  auto handler = std::move(pending.handler);
+  Result<Reply> settled = std::move(*pending.early_result);
+  pending.early_result.reset();
+  asio::post(executor, [handler = std::move(handler), result = std::move(settled)]() mutable {
+    std::move(handler)(std::move(result));
+  });
+}
+
 uint64_t Link::commands_sent_total() { return commands_sent.load(std::memory_order_relaxed); }
+
+Link::Link(asio::any_io_executor executor, std::string description)
+    : executor_(std::move(executor)),
+      description_(std::move(description)),
+      socket_(executor_),
+      connect_timer_(executor_),
+      deadline_timer_(executor_) {}
+
+Link::~Link() {
+  on_death_ = nullptr;
+  close(ErrorCode::disconnected, "connection closed by redis-chaosd");
+}
+
+void Link::async_connect(const std::string& ip, uint16_t port, Duration timeout,
+                         std::function<void(Status)> done) {
+  boost::system::error_code ec;
+  auto address = asio::ip::make_address(ip, ec);
+  if (ec) {
+    std::string why = description_ + ": not an IP address: " + ip;
+    last_error_ = why;
+    dead_ = true;
+    asio::post(executor_, [done = std::move(done), why] {
+      done(Error{ErrorCode::connect_failed, why});
+    });
+    return;
+  }
+  connect_done_ = std::move(done);
+  socket_.async_connect({address, port},
+                        [weak = weak_from_this()](boost::system::error_code connect_ec) {
+                          if (auto self = weak.lock()) self->on_connected(connect_ec);
+                        });
+  connect_timer_.expires_after(timeout);
+  connect_timer_.async_wait([weak = weak_from_this(), timeout](boost::system::error_code timer_ec) {
+    auto self = weak.lock();
+    if (timer_ec || !self || !self->connect_done_) return;
+    self->close(ErrorCode::connect_failed,
+                self->description_ + ": no answer to connect within " + format_duration(timeout));
+  });
+}
+
+void Link::on_connected(boost::system::error_code ec) {
+  if (!connect_done_) return;  // closed meanwhile; close() reported it
+  connect_timer_.cancel();
+  if (!ec) {
+    // Requests are small and answered at once: send each batch now (no Nagle delay). Writes are
+    // attempted without waiting (see flush()), so the socket must not block.
+    socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+    if (!ec) socket_.non_blocking(true, ec);
+  }
+  if (ec) {
+    close(ErrorCode::connect_failed, description_ + ": " + ec.message());
+    return;
+  }
+  connected_ = true;
+  read_buffer_ = std::make_unique<char[]>(kReadBufferSize);
+  auto done = std::move(connect_done_);
+  connect_done_ = nullptr;
+  asio::post(executor_, [done = std::move(done)] { done(Ok{}); });
+  read_more();
+}
 
 void Link::send(std::span<const std::vector<std::string>> commands,
                 std::span<const std::shared_ptr<PendingCommand>> pendings) {
   if (!alive()) {
-    for (const auto& pending : pendings) send_one({}, pending);  // fails each
+    Error error{ErrorCode::disconnected,
+                last_error_.empty() ? description_ + ": not connected" : last_error_};
+    for (const auto& pending : pendings) complete_pending(executor_, *pending, error);
     return;
   }
-  // One write for them all, now: a write scheduled per loop turn costs the caller a turn (an
-  // epoll_wait) per command batch.
-  auto& adapter = HiredisAsioAdapter::of(context_);
-  adapter.hold_writes();
-  for (size_t i = 0; i < commands.size(); ++i) send_one(commands[i], pendings[i]);
-  // A failed send may have freed the context (and the adapter with it).
-  if (context_ != nullptr) adapter.release_writes();
-}
-
-void Link::send_one(const std::vector<std::string>& args,
-                    const std::shared_ptr<PendingCommand>& pending) {
-  if (!alive()) {
-    complete_pending(executor_, *pending,
-                     Error{ErrorCode::disconnected,
-                           last_error_.empty() ? description_ + ": not connected" : last_error_});
-    return;
+  for (size_t i = 0; i < commands.size(); ++i) {
+    append_command(commands[i], out_);
+    in_flight_.push_back(pendings[i]);
+    arm_deadline(pendings[i]->deadline);
   }
-  format_command(args, request_);
-  in_flight_.push_back(pending);
-  int rc = redisAsyncFormattedCommand(context_, &Link::on_reply, pending.get(), request_.data(),
-                                      request_.size());
-  if (rc != REDIS_OK) {
-    in_flight_.pop_back();
-    complete_pending(executor_, *pending,
-                     Error{ErrorCode::disconnected, description_ + ": command not accepted"});
-    return;
-  }
-  commands_sent.fetch_add(1, std::memory_order_relaxed);
-  arm_deadline(pending->deadline);
+  commands_sent.fetch_add(commands.size(), std::memory_order_relaxed);
+  flush();
 }
 
 Status Link::subscribe(const std::vector<std::string>& args, MessageHandler on_message) {
   if (!alive()) return Error{ErrorCode::disconnected, description_ + ": not connected"};
   message_handler_ = std::move(on_message);
-  std::vector<const char*> argv;
-  std::vector<size_t> lengths;
-  for (const auto& a : args) {
-    argv.push_back(a.data());
-    lengths.push_back(a.size());
-  }
-  int rc = redisAsyncCommandArgv(context_, &Link::on_message, this, static_cast<int>(args.size()),
-                                 argv.data(), lengths.data());
-  if (rc != REDIS_OK) return Error{ErrorCode::disconnected, description_ + ": subscribe refused"};
+  append_command(args, out_);
+  commands_sent.fetch_add(1, std::memory_order_relaxed);
+  flush();
   return Ok{};
 }
 
-// Replies are handed to their callers after hiredis is done with the read, directly (not posted):
-// a post per reply batch costs the caller a loop turn (an epoll_wait) each.
-void Link::handle_read() {
-  if (context_ == nullptr) return;
+// Writes now, in the caller's turn, as much as the socket takes: a connected socket nearly always
+// has room, and waiting for writability first would cost an epoll_ctl and a loop turn per batch.
+// Only what does not fit waits for room.
+void Link::flush() {
+  if (waiting_writable_ || out_.empty() || !alive()) return;
+  boost::system::error_code ec;
+  size_t written = socket_.write_some(asio::buffer(out_), ec);
+  if (ec == asio::error::would_block || ec == asio::error::try_again) {
+    ec = {};
+    written = 0;
+  }
+  if (ec) {
+    close(ErrorCode::disconnected, description_ + ": " + ec.message());
+    return;
+  }
+  out_.erase(0, written);
+  if (!out_.empty()) {
+    wait_writable();
+  } else if (out_.capacity() > kKeptOutputCapacity) {
+    std::string().swap(out_);  // a large value went out: give its memory back
+  }
+}
+
+void Link::wait_writable() {
+  waiting_writable_ = true;
+  socket_.async_wait(asio::ip::tcp::socket::wait_write,
+                     [weak = weak_from_this()](boost::system::error_code ec) {
+                       auto self = weak.lock();
+                       if (!self) return;
+                       self->waiting_writable_ = false;
+                       if (!ec) self->flush();
+                     });
+}
+
+// The handler holds a weak pointer: a link nobody owns any more is destroyed, which closes the
+// socket and completes this read as aborted without touching the buffer.
+void Link::read_more() {
+  socket_.async_read_some(asio::buffer(read_buffer_.get(), kReadBufferSize),
+                          [weak = weak_from_this()](boost::system::error_code ec, size_t size) {
+                            if (auto self = weak.lock()) self->on_read(ec, size);
+                          });
+}
+
+// Replies are handed to their callers right after the read that brought them, from this handler
+// (not posted: a post per reply batch costs each caller a loop turn, an epoll_wait).
+void Link::on_read(boost::system::error_code ec, size_t size) {
+  if (dead_) return;
+  if (ec) {
+    close(ErrorCode::disconnected,
+          description_ +
+              (ec == asio::error::eof ? ": server closed the connection" : ": " + ec.message()));
+    return;
+  }
   auto keep_alive = shared_from_this();  // a woken caller may drop its connection, and this link
   reading_ = true;
-  redisAsyncHandleRead(context_);  // may free the context (connection error)
+  if (reader_.feed(read_buffer_.get(), size)) {
+    while (!dead_) {
+      std::optional<Reply> reply = reader_.next();
+      if (!reply) break;
+      deliver(std::move(*reply));
+    }
+  }
+  if (!reader_.error().empty() && !dead_) {
+    close(ErrorCode::protocol, description_ + ": protocol error: " + reader_.error());
+  }
   reading_ = false;
   wake_replied();
+  if (!dead_) read_more();
+}
+
+void Link::deliver(Reply reply) {
+  if (!in_flight_.empty()) {
+    // Replies come in the order of the commands; a cancelled command still takes its own.
+    std::shared_ptr<PendingCommand> pending = std::move(in_flight_.front());
+    in_flight_.pop_front();
+    complete(pending, std::move(reply));
+    return;
+  }
+  if (message_handler_) {
+    // Posted: the handler may do anything, and we are inside the read here.
+    asio::post(executor_,
+               [handler = message_handler_, message = std::move(reply)] { handler(message); });
+    return;
+  }
+  close(ErrorCode::protocol,
+        description_ + ": a reply no command asked for: " + reply.debug_string());
+}
+
+void Link::complete(const std::shared_ptr<PendingCommand>& pending, Result<Reply> result) {
+  if (!reading_) {
+    complete_pending(executor_, *pending, std::move(result));
+    return;
+  }
+  if (settle_pending(*pending, std::move(result)) && pending->handler) replied_.push_back(pending);
 }
 
 void Link::wake_replied() {
@@ -216,52 +254,6 @@ void Link::wake_replied() {
     pending->early_result.reset();
     pending->handler(std::move(result));
   }
-}
-
-void Link::on_reply(redisAsyncContext* context, void* reply, void* privdata) {
-  auto* self = static_cast<Link*>(context->data);
-  auto* pending = static_cast<PendingCommand*>(privdata);
-  // Replies arrive in order, so this is nearly always the front.
-  std::shared_ptr<PendingCommand> owned;
-  if (!self->in_flight_.empty() && self->in_flight_.front().get() == pending) {
-    owned = std::move(self->in_flight_.front());
-    self->in_flight_.pop_front();
-  }
-  for (auto it = self->in_flight_.begin(); !owned && it != self->in_flight_.end(); ++it) {
-    if (it->get() == pending) {
-      owned = std::move(*it);
-      self->in_flight_.erase(it);
-      break;
-    }
-  }
-  if (!owned) return;
-  if (reply == nullptr) {
-    std::string why =
-        context->err ? self->description_ + ": " + context->errstr : self->last_error_;
-    if (why.empty()) why = self->description_ + ": connection closed";
-    self->complete(owned, Error{self->close_code_, why});
-    return;
-  }
-  self->complete(owned, Reply::from_hiredis(static_cast<const redisReply*>(reply)));
-}
-
-void Link::complete(const std::shared_ptr<PendingCommand>& pending, Result<Reply> result) {
-  if (!reading_) {
-    complete_pending(executor_, *pending, std::move(result));
-    return;
-  }
-  if (settle_pending(*pending, std::move(result)) && pending->handler) replied_.push_back(pending);
-}
-
-void Link::on_message(redisAsyncContext* context, void* reply, void* privdata) {
-  auto* self = static_cast<Link*>(privdata);
-  (void)context;
-  if (reply == nullptr || !self->message_handler_) return;
-  // Posted, not inline: the handler may do anything, and we are inside hiredis here.
-  asio::post(self->executor_, [handler = self->message_handler_,
-                               message = Reply::from_hiredis(static_cast<redisReply*>(reply))] {
-    handler(message);
-  });
 }
 
 void Link::arm_deadline(SteadyTime deadline) {
@@ -296,14 +288,14 @@ void Link::check_deadlines() {
 void Link::close(ErrorCode code, const std::string& reason) {
   connect_timer_.cancel();
   deadline_timer_.cancel();
-  if (context_ != nullptr) {
-    close_code_ = code;
+  if (socket_.is_open()) {
     last_error_ = reason;
-    redisAsyncContext* context = context_;
-    context_ = nullptr;
-    // Runs on_reply(NULL) for everything in flight, then on_disconnect if connected.
-    redisAsyncFree(context);
+    boost::system::error_code ignored;
+    socket_.close(ignored);  // pending reads, writes and the connect complete as aborted
   }
+  auto in_flight = std::move(in_flight_);
+  in_flight_.clear();
+  for (const auto& pending : in_flight) complete(pending, Error{code, reason});
   if (connect_done_) {
     auto done = std::move(connect_done_);
     connect_done_ = nullptr;

@@ -1,10 +1,11 @@
 #pragma once
-// One physical connection: a hiredis async context, the commands in flight on it (replies come
-// back in order, so many can be in flight: pipelining) and the deadline watchdog. A Link never
-// reconnects; RedisConnection replaces a dead Link with a new one.
+// One physical connection: an Asio TCP socket, the commands in flight on it (replies come back in
+// order, so many can be in flight: pipelining), the RESP reader and the deadline watchdog. A Link
+// never reconnects; RedisConnection replaces a dead Link with a new one.
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <deque>
 #include <functional>
@@ -15,10 +16,9 @@
 
 #include "config/duration.h"
 #include "daemon/redis/reply.h"
+#include "daemon/redis/reply_reader.h"
 #include "daemon/util/clock.h"
 #include "daemon/util/result.h"
-
-struct redisAsyncContext;
 
 namespace chaosd {
 
@@ -82,42 +82,45 @@ class Link : public std::enable_shared_from_this<Link> {
   void send(std::span<const std::vector<std::string>> commands,
             std::span<const std::shared_ptr<PendingCommand>> pendings);
 
-  /// Sends SUBSCRIBE/PSUBSCRIBE; every message (and the subscribe confirmations) go to
-  /// `on_message`. After this only (P)SUBSCRIBE/(P)UNSUBSCRIBE may be sent on this link.
+  /// Sends SUBSCRIBE/PSUBSCRIBE; every reply that answers no command (the subscribe
+  /// confirmations, then the messages) goes to `on_message`. After this only
+  /// (P)SUBSCRIBE/(P)UNSUBSCRIBE may be sent on this link.
   Status subscribe(const std::vector<std::string>& args, MessageHandler on_message);
 
-  /// Commands handed to hiredis by every link of this process since it started: the load its
-  /// Redis clients put on their servers (--once reports it per probe run).
+  /// Commands sent by every link of this process since it started: the load its Redis clients
+  /// put on their servers (--once reports it per probe run).
   static uint64_t commands_sent_total();
 
-  bool alive() const { return context_ != nullptr && connected_; }
+  bool alive() const { return connected_ && !dead_; }
   const std::string& last_error() const { return last_error_; }
   size_t in_flight() const { return in_flight_.size(); }
   /// Called once when the link dies (error, close, or deadline), on the executor, never inline.
   void on_death(std::function<void(const std::string& reason)> callback) {
     on_death_ = std::move(callback);
   }
-  /// Fails every command in flight with `reason` and frees the hiredis context.
+  /// Fails every command in flight with `reason` and closes the socket.
   void close(ErrorCode code, const std::string& reason);
 
  private:
-  static void on_connect(const redisAsyncContext* context, int status);
-  static void on_disconnect(const redisAsyncContext* context, int status);
-  static void on_reply(redisAsyncContext* context, void* reply, void* privdata);
-  static void on_message(redisAsyncContext* context, void* reply, void* privdata);
-
-  void send_one(const std::vector<std::string>& args,
-                const std::shared_ptr<PendingCommand>& pending);
-  void handle_read();
-  void wake_replied();
+  void on_connected(boost::system::error_code ec);
+  void read_more();
+  void on_read(boost::system::error_code ec, size_t size);
+  void deliver(Reply reply);
+  void flush();
+  void wait_writable();
   void complete(const std::shared_ptr<PendingCommand>& pending, Result<Reply> result);
+  void wake_replied();
   void arm_deadline(SteadyTime deadline);
   void check_deadlines();
   void mark_dead(const std::string& reason);
 
   boost::asio::any_io_executor executor_;
   std::string description_;  // "127.0.0.1:6379", for messages
-  redisAsyncContext* context_ = nullptr;
+  boost::asio::ip::tcp::socket socket_;
+  ReplyReader reader_;
+  std::unique_ptr<char[]> read_buffer_;
+  std::string out_;                // requests not written yet
+  bool waiting_writable_ = false;  // the socket was full; a wait for room is pending
   bool connected_ = false;
   bool dead_ = false;
   std::function<void(Status)> connect_done_;
@@ -125,18 +128,16 @@ class Link : public std::enable_shared_from_this<Link> {
   boost::asio::steady_timer deadline_timer_;
   SteadyTime armed_deadline_ = SteadyTime::max();
   std::deque<std::shared_ptr<PendingCommand>> in_flight_;
-  std::string request_;   // the RESP text of the command being sent; kept for its capacity
-  bool reading_ = false;  // inside redisAsyncHandleRead
-  // Commands whose reply came in the read under way and whose caller waits: woken after it.
-  std::vector<std::shared_ptr<PendingCommand>> replied_;
-  ErrorCode close_code_ = ErrorCode::disconnected;
   std::string last_error_;
   MessageHandler message_handler_;
   std::function<void(const std::string&)> on_death_;
+  bool reading_ = false;  // delivering the replies of a read
+  // Commands whose reply came in the read under way and whose caller waits: woken after it.
+  std::vector<std::shared_ptr<PendingCommand>> replied_;
 };
 
 /// Completes `pending` with `result` via its handler, posted (never inline: the caller may be
-/// deep inside hiredis).
+/// deep inside the link).
 void complete_pending(const boost::asio::any_io_executor& executor, PendingCommand& pending,
                       Result<Reply> result);
 

@@ -1,39 +1,6 @@
 #include "daemon/redis/reply.h"
 
-#include <hiredis/hiredis.h>
-
 namespace chaosd {
-
-Reply Reply::from_hiredis(const redisReply* r) {
-  Reply out;
-  if (r == nullptr) return out;
-  switch (r->type) {
-    case REDIS_REPLY_STRING:
-      out.type_ = Type::string;
-      out.str_.assign(r->str, r->len);
-      break;
-    case REDIS_REPLY_STATUS:
-      out.type_ = Type::status;
-      out.str_.assign(r->str, r->len);
-      break;
-    case REDIS_REPLY_ERROR:
-      out.type_ = Type::error;
-      out.str_.assign(r->str, r->len);
-      break;
-    case REDIS_REPLY_INTEGER:
-      out.type_ = Type::integer;
-      out.integer_ = r->integer;
-      break;
-    case REDIS_REPLY_ARRAY:
-      out.type_ = Type::array;
-      out.elements_.reserve(r->elements);
-      for (size_t i = 0; i < r->elements; ++i) out.elements_.push_back(from_hiredis(r->element[i]));
-      break;
-    default:
-      out.type_ = Type::nil;
-  }
-  return out;
-}
 
 Reply Reply::make_string(std::string s) {
   Reply out;

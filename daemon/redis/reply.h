@@ -1,11 +1,10 @@
 #pragma once
-// A Redis reply copied out of hiredis' buffer (hiredis frees its redisReply after the callback).
+// A Redis reply (RESP2): nil, status, error, integer, bulk string or array. ReplyReader builds them
+// from the wire.
 
 #include <cstdint>
 #include <string>
 #include <vector>
-
-struct redisReply;
 
 namespace chaosd {
 
@@ -13,7 +12,6 @@ class Reply {
  public:
   enum class Type { nil, status, error, integer, string, array };
 
-  static Reply from_hiredis(const redisReply* reply);
   static Reply make_string(std::string s);
   static Reply make_integer(int64_t v);
 
@@ -33,6 +31,8 @@ class Reply {
   std::string debug_string() const;
 
  private:
+  friend struct ReplyBuilder;  // reply_reader.cpp
+
   Type type_ = Type::nil;
   std::string str_;
   int64_t integer_ = 0;

@@ -1,15 +1,15 @@
 // Slot map parsing from hand-built CLUSTER SHARDS / CLUSTER SLOTS replies, MOVED updates, and the
 // classification of cluster errors. Replies are written as RESP2 wire text and read back through
-// hiredis' own reader, so the trees have exactly the shape a server's reply would have.
+// the client's own ReplyReader, so the trees have exactly the shape a server's reply would have.
 
 #include "daemon/redis/slot_map.h"
 
 #include <gtest/gtest.h>
-#include <hiredis/hiredis.h>
 
 #include <stdexcept>
 
 #include "daemon/redis/cluster_client.h"
+#include "daemon/redis/reply_reader.h"
 
 namespace chaosd {
 namespace {
@@ -31,17 +31,11 @@ using resp::num;
 using resp::str;
 
 Reply parse(const std::string& wire) {
-  redisReader* reader = redisReaderCreate();
-  void* raw = nullptr;
-  if (redisReaderFeed(reader, wire.data(), wire.size()) != REDIS_OK ||
-      redisReaderGetReply(reader, &raw) != REDIS_OK || raw == nullptr) {
-    redisReaderFree(reader);
-    throw std::runtime_error("bad RESP in test: " + wire);
-  }
-  Reply reply = Reply::from_hiredis(static_cast<redisReply*>(raw));
-  freeReplyObject(raw);
-  redisReaderFree(reader);
-  return reply;
+  ReplyReader reader;
+  std::optional<Reply> reply;
+  if (reader.feed(wire.data(), wire.size())) reply = reader.next();
+  if (!reply) throw std::runtime_error("bad RESP in test: " + wire);
+  return std::move(*reply);
 }
 
 // A CLUSTER SHARDS node as Redis 7.0 sends it in RESP2.
