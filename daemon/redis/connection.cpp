@@ -99,8 +99,11 @@ std::optional<NodeAddress> RedisConnection::node_for_key(std::string_view /*key*
 }
 
 asio::awaitable<Result<Reply>> RedisConnection::command(Command args, Duration timeout) {
-  Status status = co_await ensure_connected();
-  if (!status) co_return status.error();
+  // Connected is the common case: test it here rather than enter a coroutine per command for it.
+  if (!connected()) {
+    Status status = co_await ensure_connected();
+    if (!status) co_return status.error();
+  }
   auto pending = std::make_shared<PendingCommand>();
   pending->deadline = deadline_after(timeout);
   send(link_.get(), std::span(&args, 1), std::span(&pending, 1));
@@ -113,10 +116,12 @@ asio::awaitable<std::vector<Result<Reply>>> RedisConnection::pipeline(
     std::vector<Command> commands) {
   std::vector<Result<Reply>> results;
   results.reserve(commands.size());
-  Status status = co_await ensure_connected();
-  if (!status) {
-    for (size_t i = 0; i < commands.size(); ++i) results.emplace_back(status.error());
-    co_return results;
+  if (!connected()) {
+    Status status = co_await ensure_connected();
+    if (!status) {
+      for (size_t i = 0; i < commands.size(); ++i) results.emplace_back(status.error());
+      co_return results;
+    }
   }
   auto pendings = start_all(link_.get(), commands, options_.command_timeout);
   for (auto& pending : pendings) {

@@ -105,10 +105,12 @@ class Link : public std::enable_shared_from_this<Link> {
   void on_connected(boost::system::error_code ec);
   void read_more();
   void on_read(boost::system::error_code ec, size_t size);
-  void deliver(Reply reply);
+  void deliver(Reply&& reply);
   void flush();
   void wait_writable();
-  void complete(const std::shared_ptr<PendingCommand>& pending, Result<Reply> result);
+  // (Replies are passed by rvalue reference down to where they are kept: a Reply moved is a
+  // string and a vector moved, several times per reply otherwise.)
+  void complete(const std::shared_ptr<PendingCommand>& pending, Result<Reply>&& result);
   void wake_replied();
   void arm_deadline(SteadyTime deadline);
   void check_deadlines();

@@ -7,11 +7,12 @@
 
 namespace chaosd {
 
-// hiredis calls these while it parses. A top-level reply is a new Reply; an array element is
-// built in its parent's elements (sized when the array was created), and a pointer to it returned.
+// hiredis calls these while it parses. A top-level reply is built in the reader's slot (the
+// task's privdata); an array element in its parent's elements (sized when the array was
+// created). Each returns where it built.
 struct ReplyBuilder {
   static Reply* place(const redisReadTask* task) {
-    if (task->parent == nullptr) return new Reply();
+    if (task->parent == nullptr) return static_cast<Reply*>(task->privdata);
     auto* parent = static_cast<Reply*>(task->parent->obj);
     return &parent->elements_[static_cast<size_t>(task->idx)];
   }
@@ -41,8 +42,8 @@ struct ReplyBuilder {
     return reply;
   }
   // hiredis frees only top-level objects (a finished reply we did not take, or one cut short by
-  // a protocol error); elements belong to their parent.
-  static void free(void* reply) { delete static_cast<Reply*>(reply); }
+  // a protocol error): the slot, which is emptied. Elements belong to their parent.
+  static void free(void* reply) { *static_cast<Reply*>(reply) = Reply(); }
 };
 
 namespace {
@@ -56,6 +57,7 @@ void ReplyReader::Free::operator()(redisReader* reader) const { redisReaderFree(
 
 ReplyReader::ReplyReader() : reader_(redisReaderCreateWithFunctions(&reply_functions)) {
   if (!reader_) throw std::bad_alloc();
+  reader_->privdata = &building_;  // hiredis hands it to the top-level task
 }
 
 ReplyReader::~ReplyReader() = default;
@@ -77,8 +79,9 @@ std::optional<Reply> ReplyReader::next() {
     return std::nullopt;
   }
   if (raw == nullptr) return std::nullopt;
-  std::unique_ptr<Reply> reply(static_cast<Reply*>(raw));
-  return std::move(*reply);
+  std::optional<Reply> reply(std::move(building_));
+  building_ = Reply();
+  return reply;
 }
 
 }  // namespace chaosd

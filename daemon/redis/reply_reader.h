@@ -1,7 +1,7 @@
 #pragma once
 // Turns the bytes a Redis connection reads into Reply objects: hiredis' RESP2 parser (redisReader)
-// with object functions that build our Reply in place, so a reply is allocated once (a "+OK" not
-// at all) instead of as a redisReply and then copied.
+// with object functions that build our Reply in place, in a slot of the reader that next() moves
+// out, so a "+OK" allocates nothing (a redisReply, copied, took two allocations and two frees).
 
 #include <cstddef>
 #include <memory>
@@ -32,6 +32,8 @@ class ReplyReader {
   struct Free {
     void operator()(redisReader* reader) const;
   };
+  // The reply being built. Declared before reader_: hiredis may reset it when the reader is freed.
+  Reply building_;
   std::unique_ptr<redisReader, Free> reader_;
   std::string error_;
 };
