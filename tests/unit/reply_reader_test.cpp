@@ -71,5 +71,16 @@ TEST(ReplyReader, ProtocolErrorInsideAnArrayFreesWhatWasBuilt) {
   EXPECT_FALSE(reader.error().empty());
 }
 
+// Found by reply_reader_fuzzer: an array header is a claim, not an allocation. This one asked for
+// 555 million elements (44 GB of Reply) before any arrived, and the bad_alloc crossed hiredis.
+TEST(ReplyReader, AHugeArrayHeaderAllocatesOnlyWhatArrives) {
+  ReplyReader reader;
+  auto replies = read_all(reader, "*555555552\r\n:1\r\n");
+  EXPECT_TRUE(replies.empty());  // 555555551 elements still to come
+  EXPECT_TRUE(reader.error().empty()) << reader.error();
+  auto complete = read_all(reader, "");
+  EXPECT_TRUE(complete.empty());
+}
+
 }  // namespace
 }  // namespace chaosd
