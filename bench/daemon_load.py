@@ -115,7 +115,7 @@ def main():
     parser.add_argument("--binary", required=True)
     parser.add_argument("--seconds", type=float, default=600)
     parser.add_argument("--warmup", type=float, default=15)
-    parser.add_argument("--scrapes", type=int, default=50)
+    parser.add_argument("--scrapes", type=int, default=200)
     parser.add_argument("--smoke", action="store_true", help="a few seconds: checks it all works")
     args = parser.parse_args()
     if args.smoke:

@@ -5,8 +5,9 @@
 // Each run writes a heartbeat marker (a sequence number) on the primary and polls every replica
 // with GET until the marker is there. The lag of a replica is the time from the write (the middle
 // of its round trip) to the first poll that saw it (the middle of that round trip), so the
-// resolution is about `poll_interval` plus one round trip. A replica that does not see the marker
-// within `max_wait` has not converged in this run.
+// resolution is about `poll_interval` plus one round trip (the first re-poll comes after 100 us,
+// for replicas that apply the write just after the first poll). A replica that does not see the
+// marker within `max_wait` has not converged in this run.
 //
 // Applies to targets of kind "replicated" (replicas listed, or discovered with INFO replication)
 // and "regions" (every region that is not writable).
