@@ -213,7 +213,7 @@ asio::awaitable<Status> RedisConnection::connect_once() {
   boost::system::error_code ec;
   asio::ip::make_address(options_.host, ec);
   if (ec) {
-    // hiredis resolves names with a blocking getaddrinfo(); do it asynchronously here instead.
+    // The link connects to a numeric address: resolve a name without blocking the loop.
     asio::ip::tcp::resolver resolver(executor_);
     auto endpoints = co_await resolver.async_resolve(options_.host, std::to_string(options_.port),
                                                      asio::redirect_error(asio::use_awaitable, ec));
