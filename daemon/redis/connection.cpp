@@ -45,8 +45,7 @@ asio::awaitable<Result<Reply>> await_reply(std::shared_ptr<PendingCommand> pendi
   return asio::async_initiate<decltype(asio::use_awaitable), void(Result<Reply>)>(
       [pending, executor](auto handler) mutable {
         if (pending->early_result) {
-          Result<Reply> result = std::move(*pending->early_result);
-          pending->early_result.reset();
+          Result<Reply> result = pending->take_early_result();
           asio::post(executor,
                      [handler = std::move(handler), result = std::move(result)]() mutable {
                        std::move(handler)(std::move(result));
@@ -128,8 +127,7 @@ asio::awaitable<std::vector<Result<Reply>>> RedisConnection::pipeline(
     if (pending->early_result) {
       // Its reply came with an earlier one's (one read delivers many): take it without a trip
       // through the loop per reply.
-      results.push_back(server_errors_as_errors(std::move(*pending->early_result)));
-      pending->early_result.reset();
+      results.push_back(server_errors_as_errors(pending->take_early_result()));
       continue;
     }
     Result<Reply> reply = co_await await_reply(pending, executor_);

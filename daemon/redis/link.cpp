@@ -68,8 +68,7 @@ void complete_pending(const asio::any_io_executor& executor, PendingCommand& pen
   if (!settle_pending(pending, std::move(result)) || !pending.handler) return;
   // Everything runs on one io_context, so posting to our executor is posting to the handler's.
   auto handler = std::move(pending.handler);
-  Result<Reply> settled = std::move(*pending.early_result);
-  pending.early_result.reset();
+  Result<Reply> settled = pending.take_early_result();
   asio::post(executor, [handler = std::move(handler), result = std::move(settled)]() mutable {
     std::move(handler)(std::move(result));
   });
@@ -266,9 +265,7 @@ void Link::wake_replied() {
   replied_.clear();
   for (auto& pending : replied) {
     if (!pending->handler || !pending->early_result) continue;
-    Result<Reply> result = std::move(*pending->early_result);
-    pending->early_result.reset();
-    pending->handler(std::move(result));
+    pending->handler(pending->take_early_result());
   }
 }
 

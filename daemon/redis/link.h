@@ -61,6 +61,13 @@ struct PendingCommand {
   ReplyHandler handler;
   boost::asio::cancellation_slot slot;
   std::optional<Result<Reply>> early_result;  // completed before anyone awaited it
+
+  /// Moves the settled result out of early_result (which must hold one) and empties it.
+  Result<Reply> take_early_result() {
+    Result<Reply> result = std::move(*early_result);
+    early_result.reset();
+    return result;
+  }
 };
 
 class Link : public std::enable_shared_from_this<Link> {
